@@ -1,0 +1,1 @@
+"""Small helpers shared by models, callbacks and commands."""
