@@ -20,6 +20,9 @@ from lit_gen.callbacks import ImageGridCallback
 #: lit-gen's own commands: name -> (one-line help, "module:function" taking argv)
 COMMANDS: dict[str, tuple[str, str]] = {
     "env": ("print versions and devices, for bug reports", "lit_gen.utils.env:main"),
+    "bench": ("run benchmark suites and write the leaderboard", "lit_gen.bench.cli:main"),
+    "couplet": ("write the lower line of a Chinese couplet", "lit_gen.tasks.couplet.cli:main"),
+    "lexicon": ("word discovery: build|segment|templates|parse", "lit_gen.tasks.lexicon.cli:main"),
 }
 TRAINER_COMMANDS = {
     "fit": "train a model (lit-gen fit --config configs/vae.yaml)",

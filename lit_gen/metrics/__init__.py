@@ -1,0 +1,1 @@
+"""torchmetrics ``Metric`` classes and sample-quality metrics."""
