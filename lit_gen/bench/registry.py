@@ -44,6 +44,7 @@ METRIC_MODULES: list[str] = [
     "lit_gen.tasks.lexicon.bench",
     "lit_gen.tasks.couplet.bench",
     "lit_gen.metrics.bench",
+    "lit_gen.bench.clustering",
 ]
 
 
