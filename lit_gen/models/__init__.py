@@ -1,5 +1,7 @@
 """LightningModules, one file per model family."""
 
+from lit_gen.models.cluster_vae import ClusterVAE
 from lit_gen.models.vae import VAE
+from lit_gen.models.vib import VIBClassifier
 
-__all__ = ["VAE"]
+__all__ = ["ClusterVAE", "VAE", "VIBClassifier"]

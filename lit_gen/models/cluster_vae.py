@@ -1,0 +1,230 @@
+"""One-step clustering VAE (Su Jianlin, "变分自编码器(四):一步到位的聚类方案", 2018).
+
+Generative model: ``y ~ Uniform(K)``, ``z | y ~ N(μ_y, I)``, ``x | z ~ p(x|z)`` (the decoder).
+Inference: ``z ~ p(z|x) = N(mu(x), diag σ²(x))`` (the encoder) and ``y ~ p(y|z)`` (a
+classifier on z). The loss per image, in nats, is
+
+    recon_weight · (−log q(x|z)) + Σ_y p(y|z) [log p(z|x) − log q(z|y)] + KL(p(y|z) ‖ Uniform(K))
+
+with one reparameterised z. With ``recon_weight = 1`` it is the negative ELBO of the model
+(reported as ``nelbo``), so the clusters come out of one training run, not a K-Means step.
+The cluster of an image is ``argmax_y p(y | z = mu(x))``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MeanMetric
+
+from lit_gen.metrics.clustering import ClusterAccuracy, ClusterPurity
+from lit_gen.models.vae import VAE, gaussian_kl, gaussian_log_prob
+from lit_gen.utils.checks import check_finite
+
+TERMS = ("loss", "nelbo", "recon", "latent_kl", "cat_kl")
+
+
+class ClusterVAE(VAE):
+    """Clustering VAE for ``in_channels × image_size × image_size`` images in [0, 1].
+
+    Args:
+        in_channels, image_size, channels, hidden: the convolutional encoder/decoder, as in
+            :class:`~lit_gen.models.VAE`.
+        latent_dim: size of z (the post: 20).
+        num_clusters: K, the number of categories y (>= 2; the post: 10).
+        likelihood: ``mse`` (the post: ``0.5·‖x − sigmoid(decoder)‖²``, a unit-variance
+            Gaussian without its constant), ``bernoulli`` (decoder logits, cross-entropy) or
+            ``gaussian`` (one learned pixel std).
+        recon_weight: weight of the reconstruction term (the post: 2.5).
+        classifier: ``mlp`` (the post: z → ``classifier_hidden`` ReLU → K softmax) or
+            ``gaussian`` (p(y|z) ∝ N(z; μ_y, I), the Bayes posterior of the prior mixture; no
+            extra parameters, so it cannot disagree with the means).
+        classifier_hidden: width of the ``mlp`` classifier's hidden layer.
+        pretrain_epochs: first epochs trained as a plain VAE (prior N(0, I), same weight),
+            ignoring y; 0 = the post's one-step training.
+        init_means: ``random`` (N(0, I) draws, the post) or ``kmeans`` (K-Means centres of the
+            training codes after pre-training; needs ``pretrain_epochs >= 1``).
+        init_samples: training images encoded for the K-Means initialisation.
+        lr, weight_decay: Adam.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        image_size: int = 28,
+        latent_dim: int = 20,
+        num_clusters: int = 10,
+        channels: Sequence[int] = (32, 64),
+        hidden: int = 256,
+        likelihood: Literal["mse", "bernoulli", "gaussian"] = "mse",
+        recon_weight: float = 2.5,
+        classifier: Literal["mlp", "gaussian"] = "mlp",
+        classifier_hidden: int = 256,
+        pretrain_epochs: int = 0,
+        init_means: Literal["random", "kmeans"] = "random",
+        init_samples: int = 10000,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+    ):
+        if num_clusters < 2:
+            raise ValueError(f"ClusterVAE: num_clusters (K) must be >= 2, got {num_clusters}")
+        if recon_weight <= 0:
+            raise ValueError(f"ClusterVAE: recon_weight must be > 0, got {recon_weight}")
+        if likelihood not in ("mse", "bernoulli", "gaussian"):
+            raise ValueError(f"ClusterVAE: likelihood must be 'mse', 'bernoulli' or 'gaussian', got {likelihood!r}")
+        if classifier not in ("mlp", "gaussian"):
+            raise ValueError(f"ClusterVAE: classifier must be 'mlp' or 'gaussian', got {classifier!r}")
+        if init_means not in ("random", "kmeans"):
+            raise ValueError(f"ClusterVAE: init_means must be 'random' or 'kmeans', got {init_means!r}")
+        if pretrain_epochs < 0:
+            raise ValueError(f"ClusterVAE: pretrain_epochs must be >= 0, got {pretrain_epochs}")
+        if init_means == "kmeans" and pretrain_epochs < 1:
+            raise ValueError("ClusterVAE: init_means='kmeans' needs pretrain_epochs >= 1 "
+                             "(K-Means runs on the pre-trained codes)")
+        # VAE only knows bernoulli/gaussian; 'mse' shares the Bernoulli path's frozen log_sigma
+        super().__init__(in_channels, image_size, latent_dim, channels, hidden,
+                         "gaussian" if likelihood == "gaussian" else "bernoulli", 1.0, lr, weight_decay)
+        self.save_hyperparameters()  # again: keep this class's arguments only (no VAE 'beta')
+        self.means = nn.Parameter(torch.randn(num_clusters, latent_dim))
+        self.classifier = self.build_classifier()
+        self.epoch_means = nn.ModuleDict({
+            f"{stage}_{name}": MeanMetric() for stage in ("train", "val", "test") for name in TERMS
+        })
+        self.cluster_metrics = nn.ModuleDict({
+            f"{stage}_{name}": cls(num_clusters, num_clusters)
+            for stage in ("val", "test") for name, cls in (("acc", ClusterAccuracy), ("purity", ClusterPurity))
+        })
+
+    def build_classifier(self) -> nn.Module | None:
+        """p(y|z) logits network ``(B, latent_dim) → (B, K)``; ``None`` for the Gaussian posterior."""
+        h = self.hparams
+        if h.classifier == "gaussian":
+            return None
+        return nn.Sequential(nn.Linear(h.latent_dim, h.classifier_hidden), nn.ReLU(),
+                             nn.Linear(h.classifier_hidden, h.num_clusters))
+
+    # ----- the model -----
+    def mean_image(self, decoded: torch.Tensor) -> torch.Tensor:
+        if self.hparams.likelihood == "mse":
+            return torch.sigmoid(decoded)
+        return super().mean_image(decoded)
+
+    def reconstruction_nll(self, decoded: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if self.hparams.likelihood == "mse":
+            return 0.5 * (torch.sigmoid(decoded) - x).pow(2).flatten(start_dim=-3).sum(-1)
+        return super().reconstruction_nll(decoded, x)
+
+    def cluster_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """Unnormalised log p(y|z): ``(B, latent_dim) → (B, K)``."""
+        if self.classifier is None:
+            return -0.5 * torch.cdist(z, self.means).pow(2)
+        return self.classifier(z)
+
+    @property
+    def pretraining(self) -> bool:
+        return self.training and self._trainer is not None and self.current_epoch < self.hparams.pretrain_epochs
+
+    def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-image ``loss``, ``nelbo``, ``recon``, ``latent_kl``, ``cat_kl`` (each ``(B,)``, nats).
+
+        ``latent_kl`` = Σ_y p(y|z)[log p(z|x) − log q(z|y)] (single-sample), ``cat_kl`` =
+        KL(p(y|z) ‖ Uniform(K)). While pre-training, ``latent_kl`` is KL(p(z|x) ‖ N(0, I)) and
+        ``cat_kl`` is 0.
+        """
+        mu, logvar = self.encode(x)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        recon = self.reconstruction_nll(self.decode(z), x)
+        if self.pretraining:
+            latent_kl, cat_kl = gaussian_kl(mu, logvar), torch.zeros_like(recon)
+        else:
+            log_p = F.log_softmax(self.cluster_logits(z), dim=1)                      # (B, K)
+            log_q_zx = gaussian_log_prob(z, mu, logvar)                                # (B,)
+            log_q_zy = gaussian_log_prob(z.unsqueeze(1), self.means, torch.zeros_like(self.means))  # (B, K)
+            latent_kl = (log_p.exp() * (log_q_zx.unsqueeze(1) - log_q_zy)).sum(1)
+            cat_kl = (log_p.exp() * (log_p + math.log(self.hparams.num_clusters))).sum(1)
+        loss = self.hparams.recon_weight * recon + latent_kl + cat_kl
+        return {"loss": loss, "nelbo": recon + latent_kl + cat_kl, "recon": recon,
+                "latent_kl": latent_kl, "cat_kl": cat_kl}
+
+    @torch.no_grad()
+    def cluster_probs(self, x: torch.Tensor) -> torch.Tensor:
+        """p(y | z = mu(x)) for images ``(B, C, H, W) → (B, K)``."""
+        return F.softmax(self.cluster_logits(self.encode(x)[0]), dim=1)
+
+    @torch.no_grad()
+    def sample(self, n: int, temperature: float = 1.0, y: int | None = None) -> torch.Tensor:
+        """``n`` images ``(n, C, H, W)`` in [0, 1]: from cluster ``y``, or from y ~ Uniform(K)."""
+        k = self.hparams.num_clusters
+        if y is None:
+            ys = torch.randint(k, (n,), device=self.device)
+        elif not 0 <= y < k:
+            raise ValueError(f"cluster y={y} is out of range [0, {k})")
+        else:
+            ys = torch.full((n,), y, device=self.device, dtype=torch.long)
+        z = self.means[ys] + temperature * torch.randn(n, self.hparams.latent_dim, device=self.device)
+        return self.mean_image(self.decode(z))
+
+    @torch.no_grad()
+    def cluster_grid(self, n_per_cluster: int = 10, temperature: float = 1.0) -> torch.Tensor:
+        """``(K · n_per_cluster, C, H, W)`` images, row k (of ``n_per_cluster``) from cluster k."""
+        return torch.cat([self.sample(n_per_cluster, temperature, y=k)
+                          for k in range(self.hparams.num_clusters)])
+
+    # ----- Lightning hooks -----
+    def on_train_epoch_start(self) -> None:
+        if self.hparams.init_means == "kmeans" and self.current_epoch == self.hparams.pretrain_epochs:
+            self.init_means_kmeans()
+
+    @torch.no_grad()
+    def init_means_kmeans(self) -> None:
+        """Set μ_y to the K-Means centres of ``init_samples`` training codes (rank 0, broadcast)."""
+        from sklearn.cluster import KMeans
+
+        centres = self.means.detach().clone()
+        if self.trainer.is_global_zero:
+            codes, seen = [], 0
+            was_training = self.training
+            self.eval()
+            for batch in self.trainer.datamodule.train_dataloader():
+                x = (batch[0] if isinstance(batch, (tuple, list)) else batch).to(self.device)
+                codes.append(self.encode(x)[0].cpu())
+                seen += len(x)
+                if seen >= self.hparams.init_samples:
+                    break
+            self.train(was_training)
+            codes = torch.cat(codes)[: self.hparams.init_samples].double().numpy()
+            km = KMeans(self.hparams.num_clusters, n_init=4, random_state=0).fit(codes)
+            centres = torch.as_tensor(km.cluster_centers_, dtype=centres.dtype, device=self.device)
+        centres = self.trainer.strategy.broadcast(centres, src=0)
+        self.means.copy_(centres.to(self.means.device))
+
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        terms = self.loss_terms(x)
+        loss = terms["loss"].mean()
+        if stage == "train":
+            check_finite(loss, "training loss", self.global_step)
+            self.log("train/loss_step", loss, prog_bar=True, on_step=True, on_epoch=False)
+        for name, values in terms.items():
+            metric = self.epoch_means[f"{stage}_{name}"]
+            metric.update(values.detach())
+            self.log(f"{stage}/{name}", metric, on_step=False, on_epoch=True)
+        labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
+        if stage != "train" and labels is not None and int(labels.max()) < self.hparams.num_clusters:
+            # labels only score the clusters here; they never enter the loss
+            preds = self.cluster_probs(x).argmax(1)
+            for name in ("acc", "purity"):
+                metric = self.cluster_metrics[f"{stage}_{name}"]
+                metric.update(preds, labels)
+                self.log(f"{stage}/{name}", metric, on_step=False, on_epoch=True, prog_bar=name == "acc")
+        return loss
+
+    def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
+        """Cluster ids ``(B,)`` (int64): ``argmax_y p(y | z = mu(x))``."""
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return self.cluster_probs(x).argmax(1)

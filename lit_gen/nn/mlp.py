@@ -1,0 +1,28 @@
+"""A plain multi-layer perceptron on flattened inputs (the VIB paper's 784-1024-1024 encoder)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class MLP(nn.Module):
+    """``(B, ...)`` input, flattened to ``(B, in_features)`` → ``(B, out_features)``.
+
+    ``hidden`` lists the widths of the ReLU layers; the last layer is linear (no activation).
+    """
+
+    def __init__(self, in_features: int, out_features: int, hidden: Sequence[int] = (1024, 1024)):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = in_features
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, out_features))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
