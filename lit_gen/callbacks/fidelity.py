@@ -1,0 +1,91 @@
+"""Log FID/KID/IS of a generative model's samples every N epochs during ``fit``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import lightning as L
+
+from lit_gen.metrics.extractors import resolve_extractor
+from lit_gen.metrics.fidelity import METRICS, FidelityResult, compute_fidelity
+
+
+class FidelityCallback(L.Callback):
+    """Every ``every_n_epochs`` epochs (and after the last), log ``fidelity/fid[extractor]`` etc.
+
+    The module must have ``sample(n)`` returning ``(n, C, H, W)`` in [0, 1]; the reference
+    images are ``split`` of the trainer's ``ImageDataModule`` (see
+    :func:`lit_gen.metrics.fidelity.compute_fidelity` for the protocol).
+
+    Under DDP, rank 0 draws all ``n_fake`` samples with the fixed ``seed`` and computes the
+    metrics while the other ranks wait in a broadcast of the result, so every rank logs the same
+    numbers and they equal a 1-process run. (Each rank sampling a share and gathering features
+    would not be faster on CPU, and would make the samples depend on the world size.) Keep the
+    Inception extractors' ``n_fake`` modest here: the other ranks wait for the whole computation.
+    The ``classifier`` extractor is trained (once, cached) during ``setup`` on rank 0.
+
+    Args:
+        every_n_epochs: how often; the last epoch is always measured.
+        metrics: any of ``fid``, ``kid``, ``is``, ``prc``.
+        extractor: ``classifier``, ``inception`` or ``inception-ts``.
+        n_fake / n_real: generated / reference images (``n_real`` None = the whole split).
+        split: reference split of the data set (``test`` or ``train``).
+        seed: sampling and subset seed (the same images are drawn every time, so epochs compare).
+        cache: cache root (default ``$LIT_GEN_CACHE`` or ``~/.cache/lit_gen``).
+        inception_weights: torch-fidelity InceptionV3 weights file (else ``LIT_GEN_INCEPTION_WEIGHTS``).
+        prog_bar: show the first metric in the progress bar.
+    """
+
+    def __init__(self, every_n_epochs: int = 1, metrics: Sequence[str] = ("fid",),
+                 extractor: str = "classifier", n_fake: int = 2000, n_real: int | None = 2000,
+                 split: str = "test", seed: int = 0, cache: str | None = None,
+                 inception_weights: str | None = None, classifier_epochs: int | None = None,
+                 prog_bar: bool = False):
+        super().__init__()
+        if every_n_epochs < 1 or n_fake < 2 or (n_real is not None and n_real < 2):
+            raise ValueError("every_n_epochs must be >= 1 and n_fake/n_real >= 2")
+        unknown = [m for m in metrics if m not in METRICS]
+        if unknown or not metrics:
+            raise ValueError(f"FidelityCallback: unknown metric(s) {unknown or list(metrics)}; choose from {METRICS}")
+        self.every_n_epochs, self.metrics, self.extractor = every_n_epochs, list(metrics), extractor
+        self.n_fake, self.n_real, self.split, self.seed = n_fake, n_real, split, seed
+        self.cache, self.inception_weights = cache, inception_weights
+        self.classifier_epochs, self.prog_bar = classifier_epochs, prog_bar
+        self.last_result: FidelityResult | None = None  # rank 0 only
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if stage != "fit":
+            return
+        if not callable(getattr(pl_module, "sample", None)):
+            raise TypeError(f"FidelityCallback needs a module with sample(n); {type(pl_module).__name__} has none")
+        dm = trainer.datamodule
+        if getattr(dm, "name", None) is None:
+            raise ValueError("FidelityCallback needs an ImageDataModule (the reference images come from it)")
+        if trainer.is_global_zero:  # train/find the classifier or weights once, before any epoch
+            resolve_extractor(self.extractor, dataset=dm.name, image_size=dm.image_size, root=dm.root,
+                              use_hub=dm.use_hub, cache=self.cache,
+                              inception_weights=self.inception_weights,
+                              classifier_epochs=self.classifier_epochs)
+        trainer.strategy.barrier("lit_gen_fidelity_setup")
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        epoch = trainer.current_epoch
+        last = trainer.max_epochs is not None and epoch + 1 >= trainer.max_epochs
+        if (epoch + 1) % self.every_n_epochs and not last and not trainer.should_stop:
+            return
+        values = self.measure(trainer, pl_module)
+        for i, (name, value) in enumerate(values.items()):
+            pl_module.log(f"fidelity/{name}", value, on_step=False, on_epoch=True,
+                          prog_bar=self.prog_bar and i == 0, sync_dist=False)
+
+    def measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
+        """Compute on rank 0 and broadcast: every rank returns the same ``{name: value}``."""
+        values: dict[str, float] | None = None
+        if trainer.is_global_zero:
+            dm = trainer.datamodule
+            self.last_result = compute_fidelity(
+                pl_module, dm, self.metrics, self.extractor, self.n_fake, self.n_real, self.split,
+                self.seed, self.cache, inception_weights=self.inception_weights,
+                classifier_epochs=self.classifier_epochs)
+            values = self.last_result.values
+        return trainer.strategy.broadcast(values, src=0)

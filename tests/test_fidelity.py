@@ -1,0 +1,171 @@
+"""Sample-quality metrics: conversion, classifier cache, wiring to torch-fidelity, protocol.
+
+Offline and small: the classifier extractor is trained on scikit-learn's digits (upsampled to
+28×28, 1,500 train images) for a few epochs; Inception runs on a handful of images only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+import torch_fidelity
+from torch.utils.data import Dataset
+
+from lit_gen.data import ImageDataModule
+from lit_gen.metrics.classifier import load_or_train_classifier, load_split
+from lit_gen.metrics.extractors import ClassifierFeatures, inception_weights_path, resolve_extractor
+from lit_gen.metrics.fidelity import compare_images, compute_fidelity, to_uint8_rgb
+
+EPOCHS = 6  # digits: 6 × 1,500 images, a few seconds; test accuracy ≈ 0.97
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("lit_gen_cache"))
+
+
+@pytest.fixture(scope="module")
+def digits() -> dict[str, torch.Tensor]:
+    return {split: load_split("digits", split, image_size=28)[0] for split in ("train", "test")}
+
+
+@pytest.fixture(scope="module")
+def extractor(cache):
+    return resolve_extractor("classifier", dataset="digits", image_size=28, cache=cache,
+                             classifier_epochs=EPOCHS)
+
+
+class RawImages(Dataset):
+    """The test's own torch-fidelity input (independent of lit-gen's ImageSet)."""
+
+    def __init__(self, images: torch.Tensor):
+        self.images = images.repeat(1, 3, 1, 1) if images.shape[1] == 1 else images
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i]
+
+
+def test_to_uint8_rgb_rounds_and_repeats_gray_channels():
+    x = torch.tensor([0.0, 0.5, 1.0, 0.2]).view(1, 1, 2, 2)
+    out = to_uint8_rgb(x)
+    assert out.dtype == torch.uint8 and out.shape == (1, 3, 2, 2)
+    assert out[0, :, 0, 1].tolist() == [128, 128, 128]  # round(127.5) = 128
+    assert out[0, 2].flatten().tolist() == [0, 128, 255, 51]
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        to_uint8_rgb(x * 2)
+    with pytest.raises(ValueError, match="shape"):
+        to_uint8_rgb(torch.zeros(2, 2, 4, 4))
+
+
+def test_classifier_is_trained_once_and_keyed_by_content(cache, extractor):
+    again = load_or_train_classifier("digits", 28, cache=cache, epochs=EPOCHS, verbose=False)
+    assert not again.trained_now and again.path == extractor.weights_path
+    assert again.test_accuracy >= 0.9, again.test_accuracy
+    assert extractor.protocol()["classifier_test_accuracy"] == again.test_accuracy
+    other = load_or_train_classifier("digits", 28, cache=cache, epochs=1, verbose=False)
+    assert other.trained_now and other.path != again.path  # the recipe is part of the key
+
+
+def test_wrapper_fid_equals_direct_torch_fidelity_call(digits, extractor, cache):
+    a, b = digits["train"][:300], digits["test"][:250]
+    ours = compare_images(a, b, ("fid",), "classifier", dataset="digits", cache=cache,
+                          classifier_epochs=EPOCHS)
+    direct = torch_fidelity.calculate_metrics(
+        input1=RawImages(a), input2=RawImages(b), fid=True, feature_extractor="lit-gen-classifier",
+        feature_extractor_weights_path=str(extractor.weights_path), cuda=False, cache=False,
+        verbose=False, save_cpu_ram=True)[torch_fidelity.KEY_METRIC_FID]
+    assert ours.values["fid[classifier]"] == pytest.approx(direct, rel=1e-6)
+    assert ours.protocol["extractor"] == "classifier" and ours.protocol["weights_sha256"]
+
+
+def test_frechet_distance_agrees_with_scipy(digits, extractor, cache):
+    a, b = digits["train"][:400], digits["test"]
+    fid = compare_images(a, b, ("fid",), "classifier", dataset="digits", cache=cache,
+                         classifier_epochs=EPOCHS).values["fid[classifier]"]
+    net = ClassifierFeatures("lit-gen-classifier", ["penultimate"], str(extractor.weights_path))
+    with torch.no_grad():
+        f1, f2 = (net(to_uint8_rgb(x))[0].double().numpy() for x in (a, b))
+    mu1, mu2 = f1.mean(0), f2.mean(0)
+    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    expected = float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+    assert fid == pytest.approx(expected, rel=1e-3)
+    assert fid > 0
+
+
+class Oracle:
+    """A 'generator' that returns real images (float in [0, 1]), or uniform noise."""
+
+    def __init__(self, images: torch.Tensor | None):
+        self.images, self.calls = images, []
+
+    def sample(self, n: int) -> torch.Tensor:
+        self.calls.append(n)
+        if self.images is None:
+            return torch.rand(n, 1, 28, 28)
+        return self.images[torch.randint(len(self.images), (n,))].float() / 255
+
+
+def test_compute_fidelity_ranks_real_above_noise_and_records_protocol(digits, cache):
+    dm = ImageDataModule("digits")
+    good, noise = Oracle(digits["train"]), Oracle(None)
+    opts = dict(metrics=("fid", "kid", "is"), extractor="classifier", n_fake=300, n_real=None,
+                cache=cache, classifier_epochs=EPOCHS, isc_splits=1)
+    r_good = compute_fidelity(good, dm, **opts)
+    r_noise = compute_fidelity(noise, dm, **opts)
+    assert sum(good.calls) == 300  # torch-fidelity drew exactly n_fake samples from sample()
+    assert r_good.values["fid[classifier]"] * 10 < r_noise.values["fid[classifier]"]
+    assert r_good.values["kid[classifier]"] < r_noise.values["kid[classifier]"]
+    # real digits spread over 10 confidently recognised classes: IS close to 10
+    assert r_good.values["is[classifier]"] >= 9.0
+    assert r_noise.values["is[classifier]"] < 5.0
+    ref = r_good.protocol["reference"]
+    assert (ref["dataset"], ref["split"], ref["n"]) == ("digits", "test", 297)
+    assert r_good.protocol["n_fake"] == 300 and "conversion" in r_good.protocol
+    # reference features are cached on disk under a name with dataset/split/n/extractor
+    cached = list((torch_fidelity_cache := __import__("pathlib").Path(cache) / "fidelity").glob("*"))
+    assert any("litgen-digits-test-n297-s0-classifier" in p.name for p in cached), torch_fidelity_cache
+    # same seed -> same samples -> same value (the cache gives the reference side)
+    again = compute_fidelity(Oracle(digits["train"]), dm, **opts)
+    assert again.values["fid[classifier]"] == pytest.approx(r_good.values["fid[classifier]"], rel=1e-9)
+
+
+def test_inception_ts_reports_is_as_unavailable(digits):
+    res = compare_images(digits["test"][:4], digits["test"][4:8], ("is",), "inception-ts")
+    assert res.values == {}
+    assert "is[inception-ts]" in res.protocol["unavailable"]
+
+
+def test_missing_inception_weights_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.delenv("LIT_GEN_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="LIT_GEN_INCEPTION_WEIGHTS"):
+        inception_weights_path()
+    monkeypatch.setenv("LIT_GEN_INCEPTION_WEIGHTS", str(tmp_path / "nope.pth"))
+    with pytest.raises(FileNotFoundError, match="nope.pth"):
+        resolve_extractor("inception")
+
+
+def test_bad_names_are_clear_errors(digits):
+    with pytest.raises(ValueError, match="unknown feature extractor 'vgg'"):
+        resolve_extractor("vgg")
+    with pytest.raises(ValueError, match="unknown sample-quality metric"):
+        compare_images(digits["test"][:4], digits["test"][:4], ("fidd",), "inception-ts")
+    with pytest.raises(TypeError, match="sample"):
+        compute_fidelity(object(), ImageDataModule("digits"), extractor="inception-ts", n_real=4)
+
+
+@pytest.mark.data
+def test_inception_ts_separates_mnist_from_fashion(shared_data):
+    n = 8
+    mnist_train = load_split("mnist", "train", str(shared_data / "mnist"))[0][:n]
+    mnist_test = load_split("mnist", "test", str(shared_data / "mnist"))[0][:n]
+    fashion = load_split("fashion_mnist", "test", str(shared_data / "fashion-mnist"))[0][:n]
+    same = compare_images(mnist_train, mnist_test, ("fid",), "inception-ts").values["fid[inception-ts]"]
+    other = compare_images(mnist_test, fashion, ("fid",), "inception-ts").values["fid[inception-ts]"]
+    assert 0 < same < other

@@ -1,0 +1,61 @@
+"""FidelityCallback: logs during fit, and 2-process DDP (gloo, CPU) logs the 1-process value."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import pytest
+
+from lit_gen.callbacks import FidelityCallback
+from lit_gen.data import ImageDataModule
+from lit_gen.models import VAE
+
+KEY = "fidelity/fid[classifier]"
+
+
+def _fit(cache: str, root: str, **trainer_kwargs) -> tuple[dict, FidelityCallback]:
+    L.seed_everything(0)
+    # lr=0 keeps the weights at their (seeded) initialisation, so a 1-process and a 2-process
+    # run hold the same model even though DDP shards the batches differently
+    model = VAE(latent_dim=4, channels=(8, 16), hidden=32, lr=0.0)
+    dm = ImageDataModule("digits", batch_size=64)
+    callback = FidelityCallback(metrics=("fid", "is"), n_fake=200, n_real=200, cache=cache,
+                                classifier_epochs=3)
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=1, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=[callback], default_root_dir=root,
+                        **trainer_kwargs)
+    trainer.fit(model, datamodule=dm)
+    return {k: float(v) for k, v in trainer.callback_metrics.items()}, callback
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("lit_gen_cache"))
+
+
+@pytest.fixture(scope="module")
+def single(cache, tmp_path_factory):
+    return _fit(cache, str(tmp_path_factory.mktemp("single")), accelerator="cpu", devices=1)
+
+
+def test_callback_logs_named_metrics_with_protocol(single):
+    metrics, callback = single
+    assert math.isfinite(metrics[KEY]) and metrics[KEY] > 0
+    assert 1.0 <= metrics["fidelity/is[classifier]"] <= 10.0
+    protocol = callback.last_result.protocol
+    assert protocol["n_fake"] == 200 and protocol["reference"]["n"] == 200
+    assert protocol["extractor"] == "classifier"
+
+
+def test_callback_rejects_unknown_metric():
+    with pytest.raises(ValueError, match="unknown metric"):
+        FidelityCallback(metrics=("fid", "lpips"))
+
+
+@pytest.mark.ddp
+def test_two_process_ddp_logs_the_single_process_value(single, cache, tmp_path):
+    metrics, _ = _fit(cache, str(tmp_path), accelerator="cpu", devices=2, strategy="ddp_spawn")
+    assert metrics[KEY] == pytest.approx(single[0][KEY], rel=1e-9)
+    assert metrics["fidelity/is[classifier]"] == pytest.approx(single[0]["fidelity/is[classifier]"], rel=1e-9)
