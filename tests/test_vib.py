@@ -1,0 +1,101 @@
+"""VIBClassifier: hand-computed loss, deterministic β = 0, test-time averaging, bench metric."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.distributions import Normal, kl_divergence
+
+from lit_gen.bench.registry import get_metric
+from lit_gen.cli import LitGenCLI
+from lit_gen.models import VIBClassifier
+
+TINY = dict(in_features=12, num_classes=3, bottleneck_dim=2, hidden=(8,))
+
+
+def test_loss_matches_hand_computation():
+    torch.manual_seed(0)
+    model = VIBClassifier(**TINY, beta=0.1)
+    x, y = torch.randn(2, 12), torch.tensor([0, 2])
+    torch.manual_seed(1)
+    terms = model.loss_terms(x, y)
+    mu, logvar = model.encoder(x).chunk(2, dim=1)
+    std = (0.5 * logvar).exp()
+    torch.manual_seed(1)
+    z = mu + torch.randn_like(mu) * std
+    logits = model.decoder(z)
+    ce = -torch.log_softmax(logits, 1)[torch.arange(2), y]
+    kl = kl_divergence(Normal(mu, std), Normal(0.0, 1.0)).sum(1)
+    torch.testing.assert_close(terms["ce"], ce)
+    torch.testing.assert_close(terms["kl"], kl)
+    torch.testing.assert_close(terms["loss"], ce + 0.1 * kl)
+
+
+def test_beta_zero_is_the_deterministic_network():
+    torch.manual_seed(0)
+    model = VIBClassifier(**TINY, beta=0.0)
+    x, y = torch.randn(4, 12), torch.tensor([0, 1, 2, 1])
+    a, b = model.loss_terms(x, y), model.loss_terms(x, y)
+    torch.testing.assert_close(a["loss"], b["loss"])  # no noise
+    assert (a["kl"] == 0).all()
+    mu = model.encode(x)[0]
+    torch.testing.assert_close(a["ce"], F.cross_entropy(model.decoder(mu), y, reduction="none"))
+
+
+def test_test_time_averaging():
+    torch.manual_seed(0)
+    model = VIBClassifier(**TINY, beta=1e-3, test_samples=12).eval()
+    x = torch.randn(5, 12)
+    mu, logvar = model.encode(x)
+    torch.testing.assert_close(model.predict_proba(x, num_samples=0), torch.softmax(model.decoder(mu), 1))
+    torch.manual_seed(3)
+    probs = model.predict_proba(x)
+    torch.manual_seed(3)
+    z = mu + torch.randn(12, 5, 2) * (0.5 * logvar).exp()
+    torch.testing.assert_close(probs, torch.softmax(model.decoder(z), -1).mean(0))
+    torch.testing.assert_close(probs.sum(1), torch.ones(5))
+
+
+def test_loss_decreases_on_a_fixed_batch():
+    torch.manual_seed(0)
+    model = VIBClassifier(**TINY, beta=1e-2)
+    x, y = torch.randn(32, 12), torch.randint(0, 3, (32,))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(100):
+        loss = model.loss_terms(x, y)["loss"].mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert sum(losses[-10:]) / 10 < 0.5 * sum(losses[:10]) / 10
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(beta=-1e-3), "beta"), (dict(beta=float("nan")), "beta"),
+    (dict(num_classes=1), "num_classes"), (dict(test_samples=-1), "test_samples"),
+])
+def test_bad_config_is_a_clear_error(bad, match):
+    with pytest.raises(ValueError, match=match):
+        VIBClassifier(**{**TINY, **bad})
+
+
+def test_cli_fit_and_test_error_metric(tmp_path):
+    args = [
+        "--config", "configs/vib.yaml", "--data.name", "digits", "--data.batch_size", "64",
+        "--model.hidden", "[64]", "--model.bottleneck_dim", "8", "--model.test_samples", "4",
+        "--trainer.max_epochs", "3", "--trainer.enable_progress_bar", "false",
+        "--trainer.default_root_dir", str(tmp_path),
+    ]
+    cli = LitGenCLI(args=args, run=False)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    result = get_metric("test_error")(cli.model, cli.datamodule, cli.trainer)
+    # recompute by hand from the same predictions
+    cli.datamodule.setup("test")
+    x, y = cli.datamodule.test_set.images.float() / 255, cli.datamodule.test_set.labels
+    torch.manual_seed(0)
+    errors = (cli.model.eval().predict_proba(x, num_samples=0).argmax(1) != y).float().mean() * 100
+    assert result.protocol["unit"] == "percent" and result.protocol["images"] == len(y)
+    assert result.values["test_error"] < 50  # 10 classes: chance is 90 %
+    assert abs(result.values["test_error"] - float(errors)) < 5  # sampled vs mean prediction
