@@ -1,0 +1,87 @@
+"""``lit-gen couplet``: write lower lines with a trained checkpoint.
+
+    lit-gen couplet --ckpt model.ckpt "晚风摇树树还挺"          # prints the lower line
+    lit-gen couplet --ckpt model.ckpt --file uppers.txt --out lowers.txt
+    lit-gen couplet --ckpt model.ckpt --top-k 5 --temperature 0.8 --num 3 "晚风摇树树还挺"
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+RULE_NAMES = ("no_same_char", "copy_punct", "align_repeats")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lit-gen couplet", description="Write the lower line of a Chinese couplet.")
+    p.add_argument("lines", nargs="*", help="upper lines (characters may be separated by spaces)")
+    p.add_argument("--ckpt", required=True, help="CoupletTagger checkpoint from `lit-gen fit`")
+    p.add_argument("--file", help="batch mode: one upper line per line (UTF-8; '-' = stdin)")
+    p.add_argument("--out", help="batch mode: write lower lines here (default stdout)")
+    p.add_argument("--top-k", type=int, default=0, help="sample from the k best characters (0 = greedy)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (with --top-k)")
+    p.add_argument("--num", type=int, default=1, help="lines to write per input (with --top-k)")
+    p.add_argument("--seed", type=int, default=None, help="random seed for sampling")
+    p.add_argument("--no-rules", nargs="*", choices=RULE_NAMES, metavar="RULE",
+                   help=f"switch rules off (all if none named): {', '.join(RULE_NAMES)}")
+    return p
+
+
+def _read(path: str) -> list[str]:
+    if path == "-":
+        return sys.stdin.read().splitlines()
+    try:
+        return Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise SystemExit(f"lit-gen couplet: --file {path} not found") from None
+    except UnicodeDecodeError as err:
+        raise SystemExit(f"lit-gen couplet: --file {path} is not UTF-8 text ({err})") from None
+
+
+def _write_atomic(path: str, text: str) -> None:
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, target)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if not args.lines and not args.file:
+        _parser().error("give upper lines or --file")
+    from lit_gen.tasks.couplet.decode import Rules
+    from lit_gen.tasks.couplet.text import CoupletInputError
+    from lit_gen.tasks.couplet.writer import CoupletWriter
+
+    off = set(RULE_NAMES if args.no_rules == [] else args.no_rules or ())
+    rules = Rules(**{name: name not in off for name in RULE_NAMES})
+    try:
+        writer = CoupletWriter.from_checkpoint(args.ckpt, rules=rules, top_k=args.top_k,
+                                               temperature=args.temperature, seed=args.seed)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"lit-gen couplet: {err}", file=sys.stderr)
+        return 2
+    if args.file:
+        uppers = _read(args.file)
+        lowers = writer.write(uppers, on_error="empty")
+        bad = [k + 1 for k, (u, low) in enumerate(zip(uppers, lowers)) if not low]
+        text = "".join(low + "\n" for low in lowers)
+        _write_atomic(args.out, text) if args.out else sys.stdout.write(text)
+        if bad:
+            print(f"lit-gen couplet: {len(bad)} lines could not be written (empty, too long or not "
+                  f"Chinese), left empty: line {', '.join(map(str, bad[:20]))}", file=sys.stderr)
+        return 1 if bad else 0
+    try:
+        for _ in range(max(args.num, 1)):
+            for low in writer.write(args.lines):
+                print(low)
+    except CoupletInputError as err:
+        print(f"lit-gen couplet: {err}", file=sys.stderr)
+        return 2
+    return 0  # characters read as <unk> are reported by the writer's logging warning
