@@ -21,7 +21,7 @@ def _fit(cache: str, root: str, **trainer_kwargs) -> tuple[dict, FidelityCallbac
     model = VAE(latent_dim=4, channels=(8, 16), hidden=32, lr=0.0)
     dm = ImageDataModule("digits", batch_size=64)
     callback = FidelityCallback(metrics=("fid", "is"), n_fake=200, n_real=200, cache=cache,
-                                classifier_epochs=3)
+                                classifier_epochs=3)  # as EPOCHS in test_fidelity.py: one training
     trainer = L.Trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=1, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, callbacks=[callback], default_root_dir=root,
@@ -32,7 +32,8 @@ def _fit(cache: str, root: str, **trainer_kwargs) -> tuple[dict, FidelityCallbac
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory) -> str:
-    return str(tmp_path_factory.mktemp("lit_gen_cache"))
+    # one folder per pytest session, shared by the fidelity test files: the classifier trains once
+    return str(tmp_path_factory.getbasetemp() / "lit_gen_fidelity_cache")
 
 
 @pytest.fixture(scope="module")

@@ -120,10 +120,26 @@ class VAE(L.LightningModule):
             nll = 0.5 * ((x - decoded).pow(2) / var + LOG_2PI) + self.log_sigma
         return nll.flatten(start_dim=-3).sum(-1)
 
+    def posterior_noise(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """Standard normal noise for the reparameterisation, shaped like ``like`` ``(B, D)``.
+
+        In training it is fresh noise. In evaluation it is a fixed function of each image
+        (a row of a seeded noise bank picked by a hash of the pixels), so validation and test
+        numbers do not depend on batch size, order or the number of DDP processes: a
+        2-process run reports exactly the 1-process value.
+        """
+        if self.training:
+            return torch.randn_like(like)
+        bank_gen = torch.Generator().manual_seed(0)
+        bank = torch.randn(4096, like.shape[1], generator=bank_gen).to(like)
+        proj = torch.rand(x[0].numel(), generator=bank_gen, dtype=torch.float64).to(x.device)
+        keys = (x.flatten(1).double() @ proj * 9973.0).floor().long() % bank.shape[0]
+        return bank[keys]
+
     def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-image terms ``recon``, ``kl``, ``nelbo``, ``loss`` (each ``(B,)``, nats)."""
         mu, logvar = self.encode(x)
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        z = mu + self.posterior_noise(x, mu) * (0.5 * logvar).exp()
         recon = self.reconstruction_nll(self.decode(z), x)
         kl = gaussian_kl(mu, logvar)
         return {"loss": recon + self.hparams.beta * kl, "nelbo": recon + kl, "recon": recon, "kl": kl}

@@ -1,0 +1,83 @@
+"""Constrained decoding and input checks of the couplet task, on hand-made log-probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lit_gen.tasks.couplet.decode import Rules, decode_line
+from lit_gen.tasks.couplet.metrics import check_rules
+from lit_gen.tasks.couplet.text import CoupletInputError, check_line, repeat_groups
+from lit_gen.tasks.couplet.vocab import Vocab
+
+VOCAB = Vocab(["<pad>", "<unk>", "风", "雨", "花", "月", "，", "山", "水"])
+
+
+def logp(rows: list[dict[str, float]]) -> np.ndarray:
+    """(L, V) log-probs: -10 everywhere except the given characters."""
+    out = np.full((len(rows), len(VOCAB)), -10.0)
+    for i, row in enumerate(rows):
+        for ch, v in row.items():
+            out[i, VOCAB.index[ch]] = v
+    return out
+
+
+def test_no_rules_is_plain_argmax():
+    lp = logp([{"风": -0.1}, {"风": -0.1}, {"<unk>": -0.1, "山": -1}])
+    # <pad>/<unk> are never written, even without rules
+    assert decode_line(lp, "风雨花", VOCAB, Rules.none()) == "风风山"
+
+
+def test_never_the_upper_character_at_the_same_position():
+    lp = logp([{"风": -0.1, "雨": -2}, {"雨": -0.1, "花": -3}])
+    assert decode_line(lp, "风雨", VOCAB, Rules(True, False, False)) == "雨花"
+
+
+def test_punctuation_copied_and_not_written_elsewhere():
+    lp = logp([{"，": -0.1, "山": -1}, {"风": -0.1}, {"水": -0.2}])
+    assert decode_line(lp, "月，花", VOCAB, Rules(False, True, False)) == "山，水"
+
+
+def test_repeats_share_one_character_chosen_by_summed_score():
+    # positions 1 and 2 repeat 花: 山 wins on the sum (-1 + -1) over 水 (-0.1 + -5)
+    lp = logp([{"雨": -0.1}, {"水": -0.1, "山": -1}, {"水": -5, "山": -1}])
+    assert decode_line(lp, "风花花", VOCAB, Rules()) == "雨山山"
+
+
+def test_no_repeat_in_lower_line_where_upper_has_none():
+    # both positions prefer 山; the more confident one keeps it, the other takes its next best
+    lp = logp([{"山": -0.5, "水": -0.9}, {"山": -0.1, "月": -2}])
+    assert decode_line(lp, "风雨", VOCAB, Rules()) == "水山"
+    assert decode_line(lp, "风雨", VOCAB, Rules(True, True, False)) == "山山"
+
+
+def test_top_k_sampling_obeys_the_rules_and_k1_is_greedy():
+    rng = np.random.default_rng(0)
+    lp = rng.normal(size=(6, len(VOCAB)))
+    upper = "风雨，风花月"
+    greedy = decode_line(lp, upper, VOCAB)
+    assert decode_line(lp, upper, VOCAB, top_k=1, rng=rng) == greedy
+    seen = set()
+    for _ in range(30):
+        low = decode_line(lp, upper, VOCAB, top_k=3, temperature=2.0, rng=rng)
+        seen.add(low)
+        assert all(check_rules(upper, low).values()), low
+    assert len(seen) > 1  # sampling gives variety
+
+
+def test_repeat_groups_skip_punctuation():
+    assert repeat_groups("晚风摇树树还挺") == [[0], [1], [2], [3, 4], [5], [6]]
+    assert repeat_groups("风声，风声") == [[0, 3], [1, 4]]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("", "empty"), ("   \t ", "empty"), ("春风abc", "Latin"), ("一二3", "Latin"),
+    ("ＡＢ", "Latin"), ("春" * 9, "longer than"),
+])
+def test_bad_input_is_rejected_with_a_reason(line, message):
+    with pytest.raises(CoupletInputError, match=message):
+        check_line(line, max_length=8)
+
+
+def test_spaces_are_removed():
+    assert check_line(" 晚 风 摇 树 ", 8) == "晚风摇树"

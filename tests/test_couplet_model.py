@@ -1,0 +1,106 @@
+"""CoupletTagger: shapes, learning on a fixed batch, training through the CLI, the writer API,
+the ``lit-gen couplet`` command, and a property test of the writer on arbitrary Unicode."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lit_gen.cli import main as lit_gen_main
+from lit_gen.nn.couplet import GatedConvBlock
+from lit_gen.tasks.couplet import CoupletInputError, CoupletTagger, CoupletWriter, Rules
+from lit_gen.tasks.couplet.metrics import check_rules
+from test_couplet_data import LOWERS, UPPERS, write_split
+
+TOKENS = ["<pad>", "<unk>", *"晚风摇树还挺夜雨敲花更香春眠秋梦，山高水长日月星辰天地人云"]
+
+
+def test_gated_block_is_the_highway_gate():
+    block = GatedConvBlock(4, 3)
+    x = torch.randn(2, 4, 5)
+    h, g = block.conv(x).chunk(2, dim=1)
+    assert torch.allclose(block(x), x * torch.sigmoid(g) + h * torch.sigmoid(-g))
+    assert GatedConvBlock(4, 3, dilation=2)(x).shape == x.shape
+
+
+@pytest.mark.parametrize("backbone", ["conv", "transformer"])
+def test_shapes_and_loss_decreases_on_a_fixed_batch(backbone):
+    torch.manual_seed(0)
+    model = CoupletTagger(backbone=backbone, dim=32, depth=2, dilations=(1, 2), vocab=TOKENS, dropout=0.0)
+    ids = torch.randint(2, len(TOKENS), (8, 7))
+    target = torch.randint(2, len(TOKENS), (8, 7))
+    assert model(ids).shape == (8, 7, len(TOKENS))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(30):
+        loss = torch.nn.functional.cross_entropy(model(ids).flatten(0, 1), target.flatten())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_transformer_rejects_lines_over_max_chars():
+    model = CoupletTagger(backbone="transformer", dim=16, depth=1, max_chars=8, vocab=TOKENS)
+    with pytest.raises(CoupletInputError, match="longer than"):
+        CoupletWriter(model).write(["春" * 9])
+
+
+WRITER = CoupletWriter(CoupletTagger(dim=16, depth=2, max_chars=16, vocab=TOKENS).eval())
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=24))
+def test_writer_on_arbitrary_unicode(line):
+    try:
+        out = WRITER.write([line])[0]
+    except CoupletInputError:
+        return
+    upper = "".join(line.split())
+    assert len(out) == len(upper)
+    assert all(check_rules(upper, out).values())
+
+
+def test_fit_checkpoint_writer_cli_and_predict(tmp_path, capsys):
+    root = tmp_path / "data"
+    write_split(root / "train", UPPERS * 30, LOWERS * 30)
+    write_split(root / "test", UPPERS, LOWERS)
+    common = ["--model", "lit_gen.tasks.couplet.CoupletTagger", "--model.dim", "32", "--model.depth", "2",
+              "--data", "lit_gen.tasks.couplet.CoupletDataModule", f"--data.root={root}",
+              "--data.val_size", "7", "--trainer.enable_progress_bar", "false",
+              f"--trainer.default_root_dir={tmp_path}", "--trainer.logger", "false"]
+    assert lit_gen_main(["fit", *common, "--model.lr", "0.01", "--trainer.max_epochs", "8",
+                         "--trainer.enable_checkpointing", "true"]) == 0
+    ckpt = next(tmp_path.rglob("*.ckpt"))
+
+    writer = CoupletWriter.from_checkpoint(ckpt)
+    out = writer.write(["晚风摇树树还挺", "春 眠", "风声，雨声"])
+    assert [len(o) for o in out] == [7, 2, 5] and out[2][2] == "，"
+    assert out[0][3] == out[0][4] and out[0] == "夜雨敲花花更香"  # memorised training pair
+    plain = CoupletWriter.from_checkpoint(ckpt, rules=Rules.none()).write(["春眠"])
+    assert plain[0] == "秋梦"
+
+    capsys.readouterr()
+    assert lit_gen_main(["couplet", "--ckpt", str(ckpt), "春眠"]) == 0
+    assert capsys.readouterr().out.strip() == "秋梦"
+    lines = tmp_path / "uppers.txt"
+    lines.write_text("春眠\n\nabc\n山高水长\n", encoding="utf-8")
+    assert lit_gen_main(["couplet", "--ckpt", str(ckpt), "--file", str(lines), "--out", str(tmp_path / "o.txt")]) == 1
+    assert (tmp_path / "o.txt").read_text(encoding="utf-8").splitlines() == ["秋梦", "", "", "海阔天空"]
+    assert "line 2, 3" in capsys.readouterr().err
+    assert lit_gen_main(["couplet", "--ckpt", str(tmp_path / "missing.ckpt"), "春眠"]) == 2
+
+    from lit_gen.tasks.couplet.bench import couplet_bleu, couplet_rules
+    from lit_gen.tasks.couplet.data import CoupletDataModule
+
+    dm = CoupletDataModule(root=str(root))
+    dm.vocab = writer.model.vocab
+    bleu = couplet_bleu(writer.model, dm, None)
+    assert bleu.protocol["pairs"] == 7 and 0 <= bleu.values["bleu4"] <= 100
+    rules = couplet_rules(writer.model, dm, None).values
+    assert rules["rule_equal_length"] == rules["rule_punctuation"] == rules["rule_repeat_alignment"] == 100
+
+    assert lit_gen_main(["predict", *common, f"--ckpt_path={ckpt}"]) == 0
