@@ -65,7 +65,7 @@ def test_two_processes_give_the_same_numbers_as_one():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    ctx = mp.get_context("spawn")
+    ctx = mp.get_context("fork")  # spawn would re-import torch in each child (slow)
     queue = ctx.Queue()
     procs = [ctx.Process(target=_ddp_worker, args=(r, port, queue)) for r in range(2)]
     for p in procs:

@@ -52,7 +52,7 @@ def test_transformer_rejects_lines_over_max_chars():
 WRITER = CoupletWriter(CoupletTagger(dim=16, depth=2, max_chars=16, vocab=TOKENS).eval())
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.text(max_size=24))
 def test_writer_on_arbitrary_unicode(line):
     try:
