@@ -1,0 +1,250 @@
+"""Building a lexicon from counted text: the post's bigram algorithm and the n-gram variant.
+
+Both cut the training text where adjacent atoms do not hold together, count the pieces as
+candidate words, and keep the frequent ones; then (``em_iters``) re-estimate the word counts by
+segmenting the text with the current lexicon (hard-EM / Viterbi training), which lowers the
+description length L and prunes words the segmenter never uses.
+
+* ``bigram`` (最小熵原理(二), the reproduction setting): cut where ``p_ab < min_prob`` or
+  ``PMI(a, b) < min_pmi``; keep pieces with ``p >= min_prob``; remove redundant words longest
+  first (a word whose PMI with its best split by the rest of the lexicon is ``<= redundancy_pmi``
+  gives its count to its parts).
+* ``ngram``: a gap between two atoms is kept closed if some n-gram (2 <= n <= max_n) covering it
+  is frequent (``count >= min_count``) and cohesive: its *smallest* PMI over all binary splits is
+  ``>= min_cohesion[n-2]``. Higher-order PMI sees that 中华人民 holds together even where a single
+  bigram inside it is weak.
+
+All statistics are vectorised over the corpus code array (:mod:`.counting`); the only Python
+loops run over distinct words, never over characters. Under DDP every rank passes its shard's
+codes and a ``gather`` that all-gathers a Python object; merges are exact sums.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from lit_gen.tasks.lexicon.counting import SEP, CountTable, SpanHasher, hash_words
+from lit_gen.tasks.lexicon.lexicon import Lexicon
+from lit_gen.tasks.lexicon.segment import Segmenter
+from lit_gen.tasks.lexicon.text import atom_string
+
+#: all-gathers a picklable object from every rank (``lambda x: [x]`` in one process)
+Gather = Callable[[Any], list[Any]]
+
+
+def single_process(obj: Any) -> list[Any]:
+    return [obj]
+
+
+@dataclass
+class BuildConfig:
+    """Hyper-parameters of lexicon building (see the module docstring).
+
+    Args:
+        method: ``bigram`` (the post) or ``ngram`` (higher-order cohesion).
+        max_n: longest n-gram counted (``ngram``) — 2 suffices for ``bigram``.
+        min_prob: ``bigram``: minimum pair/word probability (per atom of text).
+        min_pmi: ``bigram``: minimum PMI (nats) of a pair that is not cut.
+        redundancy_pmi: ``bigram``: a word whose PMI with its best split is <= this is removed.
+        min_count: ``ngram``: minimum count of an n-gram / a kept word.
+        min_cohesion: ``ngram``: minimum of the smallest split PMI (nats), for n = 2, 3, 4, ...
+        em_iters: re-segmentation rounds after building (0 = keep the piece counts).
+        max_word_len: longest word (atoms) kept.
+    """
+
+    method: Literal["bigram", "ngram"] = "ngram"
+    max_n: int = 4
+    min_prob: float = 1e-6
+    min_pmi: float = 1.0
+    redundancy_pmi: float = 1.0
+    min_count: int = 10
+    min_cohesion: Sequence[float] = (1.0, 3.0, 5.0)
+    em_iters: int = 2
+    max_word_len: int = 8
+
+    def __post_init__(self) -> None:
+        if self.method not in ("bigram", "ngram"):
+            raise ValueError(f"method must be 'bigram' or 'ngram', got {self.method!r}")
+        need = 2 if self.method == "bigram" else self.max_n
+        if self.max_n < need:
+            raise ValueError(f"max_n must be >= {need} for method {self.method!r}")
+        if self.method == "ngram" and len(self.min_cohesion) < self.max_n - 1:
+            raise ValueError(f"min_cohesion needs {self.max_n - 1} values (n = 2..{self.max_n})")
+        if self.min_count < 1 or self.em_iters < 0 or self.max_word_len < 1:
+            raise ValueError("min_count and max_word_len must be >= 1, em_iters >= 0")
+
+
+def merged_tables(gather: Gather, tables: list[CountTable]) -> list[CountTable]:
+    """Count tables summed over ranks."""
+    per_rank = gather(tables)
+    return [CountTable.merge(t[n] for t in per_rank) for n in range(len(tables))]
+
+
+def merged_words(gather: Gather, counts: dict[str, int]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for part in gather(counts):
+        for w, c in part.items():
+            total[w] = total.get(w, 0) + c
+    return total
+
+
+def piece_bounds(codes: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(a, b)`` spans of the words whose first atoms are flagged in ``starts``."""
+    is_sep = codes == SEP
+    first = np.flatnonzero(starts & ~is_sep)
+    bounds = np.flatnonzero(starts | is_sep)
+    return first, bounds[np.searchsorted(bounds, first, side="right")]
+
+
+def count_pieces(codes: np.ndarray, starts: np.ndarray, hasher: SpanHasher) -> dict[str, int]:
+    """Counts of the distinct words of a segmentation (``starts`` flags), as ``{word: count}``."""
+    a, b = piece_bounds(codes, starts)
+    keys = hasher.span(a, b) ^ (b - a).astype(np.uint64)  # salt with the length: one table
+    _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    text = atom_string(codes)
+    return {text[s:e]: c for s, e, c in zip(a[first].tolist(), b[first].tolist(), counts.tolist())}
+
+
+def cohesion_of(words: list[str], tables: list[CountTable]) -> np.ndarray:
+    """Smallest PMI (nats) over binary splits of each word, from n-gram counts (nan if unknown)."""
+    out = np.full(len(words), np.nan)
+    total = float(tables[0].counts.sum())
+    lens = np.array([len(w) for w in words])
+    for n in range(2, len(tables) + 1):
+        sel = np.flatnonzero(lens == n)
+        if not len(sel):
+            continue
+        ws = [words[i] for i in sel]
+        c_w = tables[n - 1].lookup(hash_words(ws)).astype(np.float64)
+        worst = np.full(len(ws), np.inf)
+        for k in range(1, n):
+            c_l = tables[k - 1].lookup(hash_words([w[:k] for w in ws])).astype(np.float64)
+            c_r = tables[n - k - 1].lookup(hash_words([w[k:] for w in ws])).astype(np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                worst = np.minimum(worst, np.log(total * c_w / (c_l * c_r)))
+        out[sel] = np.where(c_w > 0, worst, np.nan)
+    return out
+
+
+def _bigram_starts(codes, hasher, tables, cfg: BuildConfig) -> np.ndarray:
+    total = float(tables[0].counts.sum())
+    i = np.arange(len(codes) - 1)
+    c_a = tables[0].lookup(codes[:-1].astype(np.uint64)).astype(np.float64)
+    c_b = tables[0].lookup(codes[1:].astype(np.uint64)).astype(np.float64)
+    c_ab = tables[1].lookup(hasher.span(i, i + 2)).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pmi = np.log(total * c_ab / (c_a * c_b))
+    strong = (c_ab >= cfg.min_prob * total) & (pmi >= cfg.min_pmi)
+    return (codes != SEP) & ~np.r_[False, strong]
+
+
+def _ngram_starts(codes, hasher, tables, cfg: BuildConfig) -> np.ndarray:
+    total = float(tables[0].counts.sum())
+    n_codes = len(codes)
+    seps = np.r_[0, np.cumsum(codes == SEP)]
+    depth = np.zeros(n_codes + 1, dtype=np.int64)  # difference array over gaps (i, i+1)
+    for n in range(2, cfg.max_n + 1):
+        pos = np.arange(n_codes - n + 1)
+        pos = pos[seps[pos + n] == seps[pos]]
+        c_w = tables[n - 1].lookup(hasher.span(pos, pos + n))
+        keep = c_w >= cfg.min_count
+        pos, c_w = pos[keep], c_w[keep].astype(np.float64)
+        worst = np.full(len(pos), np.inf)
+        for k in range(1, n):
+            c_l = tables[k - 1].lookup(hasher.span(pos, pos + k))
+            c_r = tables[n - k - 1].lookup(hasher.span(pos + k, pos + n))
+            worst = np.minimum(worst, np.log(total * c_w / (c_l.astype(np.float64) * c_r)))
+        pos = pos[worst >= cfg.min_cohesion[n - 2]]
+        depth += np.bincount(pos, minlength=n_codes + 1) - np.bincount(pos + n - 1, minlength=n_codes + 1)
+    closed = np.cumsum(depth)[:-1] > 0  # gap (i, i+1) is covered by a kept n-gram
+    return (codes != SEP) & ~np.r_[False, closed[:-1]]
+
+
+def _remove_redundant(words: dict[str, int], threshold: float) -> dict[str, int]:
+    """Longest first: drop a word whose PMI with its best split by the others is <= threshold."""
+    words = dict(words)
+    total = float(sum(words.values()))
+    for w in sorted((w for w in words if len(w) >= 3), key=len, reverse=True):
+        best = _best_split(w, words, total)
+        if best is None:
+            continue
+        score, parts = best
+        if math.log(words[w] / total) - score <= threshold:
+            count = words.pop(w)
+            for p in parts:
+                words[p] += count
+    return words
+
+
+def _best_split(w: str, words: dict[str, int], total: float) -> tuple[float, list[str]] | None:
+    """Best segmentation of ``w`` into >= 2 other lexicon words (Σ log p), or None."""
+    n = len(w)
+    best: list[tuple[float, list[str]] | None] = [(0.0, [])] + [None] * n
+    for j in range(1, n + 1):
+        for i in range(max(0, j - 8), j):
+            piece = w[i:j]
+            if best[i] is None or (i == 0 and j == n) or piece not in words:
+                continue
+            s = best[i][0] + math.log(words[piece] / total)
+            if best[j] is None or s > best[j][0]:
+                best[j] = (s, best[i][1] + [piece])
+    return best[n]
+
+
+def _entropies(codes, starts, lex_words, gather) -> tuple[np.ndarray, np.ndarray]:
+    """Entropy (bits) of the atom left/right of each word's occurrences in the segmentation."""
+    a, b = piece_bounds(codes, starts)
+    hasher = SpanHasher(codes)
+    keys = hasher.span(a, b) ^ (b - a).astype(np.uint64)
+    lex_keys = hash_words(lex_words) ^ np.array([len(w) for w in lex_words], dtype=np.uint64)
+    order = np.argsort(lex_keys)
+    pos = np.searchsorted(lex_keys[order], keys).clip(max=len(order) - 1)
+    found = lex_keys[order][pos] == keys
+    word_id = order[pos][found].astype(np.uint64)
+    out = []
+    for neighbour in (codes[a[found] - 1], codes[b[found]]):
+        table = CountTable.from_keys((word_id << np.uint64(21)) | neighbour.astype(np.uint64))
+        table = CountTable.merge(gather(table))
+        wid = (table.keys >> np.uint64(21)).astype(np.int64)
+        c = table.counts.astype(np.float64)
+        tot = np.bincount(wid, weights=c, minlength=len(lex_words))
+        p = c / tot[wid]
+        ent = np.bincount(wid, weights=-p * np.log2(p), minlength=len(lex_words))
+        out.append(np.where(tot > 0, ent, np.nan))
+    return out[0], out[1]
+
+
+def build_lexicon(codes: np.ndarray, tables: list[CountTable], cfg: BuildConfig,
+                  gather: Gather = single_process) -> Lexicon:
+    """Lexicon from a corpus code array (this rank's shard) and merged n-gram ``tables``."""
+    if tables[0].counts.sum() == 0:
+        raise ValueError("the training text holds no words (empty corpus, or only punctuation)")
+    hasher = SpanHasher(codes)
+    find = _bigram_starts if cfg.method == "bigram" else _ngram_starts
+    starts = find(codes, hasher, tables, cfg)
+    words = merged_words(gather, count_pieces(codes, starts, hasher))
+    total = float(tables[0].counts.sum())
+    if cfg.method == "bigram":
+        words = {w: c for w, c in words.items() if c >= cfg.min_prob * total or len(w) == 1}
+        words = _remove_redundant(words, cfg.redundancy_pmi)
+    else:
+        words = {w: c for w, c in words.items() if c >= cfg.min_count or len(w) == 1}
+    words = {w: c for w, c in words.items() if len(w) <= cfg.max_word_len}
+    for _ in range(cfg.em_iters):
+        seg = Segmenter(list(words), np.array(list(words.values())))
+        starts = seg.segment_codes(codes)
+        words = merged_words(gather, count_pieces(codes, starts, hasher))
+        floor = cfg.min_count if cfg.method == "ngram" else cfg.min_prob * total
+        words = {w: c for w, c in words.items() if c >= floor or len(w) == 1}
+    if cfg.em_iters:  # final counts of the kept words
+        starts = Segmenter(list(words), np.array(list(words.values()))).segment_codes(codes)
+        words = merged_words(gather, count_pieces(codes, starts, hasher))
+    lex_words = list(words)
+    left, right = _entropies(codes, starts, lex_words, gather) if cfg.em_iters else (None, None)
+    return Lexicon(lex_words, np.array([words[w] for w in lex_words]),
+                   cohesion_of(lex_words, tables), left, right)

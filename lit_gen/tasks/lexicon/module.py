@@ -1,0 +1,132 @@
+"""``LexiconModule``: lexicon building as a Lightning ``fit``, segmentation scoring as ``test``.
+
+``fit`` has nothing to optimise: each training step counts the n-grams of a batch of lines
+(this rank's shard under DDP); at the end of training the counts of all ranks are summed
+exactly (``all_gather_object`` of the count tables), every rank builds the same lexicon from
+them (the cutting/EM passes run on each rank's own text, their word counts summed again), and
+rank 0 writes ``<output_dir>/lexicon.tsv`` and ``stats.json``. ``test`` segments the gold file's
+raw text and logs the SIGHAN scores (``test/F1`` ...), synced across ranks as metric states.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from lit_gen.tasks.lexicon.build import BuildConfig, build_lexicon
+from lit_gen.tasks.lexicon.counting import NgramCounter
+from lit_gen.tasks.lexicon.io import read_lines
+from lit_gen.tasks.lexicon.lexicon import Lexicon, atomic_write, bits_per_char
+from lit_gen.tasks.lexicon.scoring import LexiconScore, SighanScore
+
+
+def gather_objects(obj: Any) -> list[Any]:
+    """``obj`` from every rank (a one-element list without a process group)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return [obj]
+    out: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+class LexiconModule(L.LightningModule):
+    """Minimum-entropy word discovery (see :mod:`lit_gen.tasks.lexicon.build` for the arguments
+    ``method`` ... ``max_word_len``).
+
+    Args:
+        output_dir: where ``lexicon.tsv`` and ``stats.json`` are written at the end of fit.
+        lexicon_path: a lexicon TSV to use instead of building one (for ``test`` only runs).
+        training_words: word list defining OOV words in the test scores (``*_training_words.utf8``).
+    """
+
+    def __init__(
+        self,
+        method: Literal["bigram", "ngram"] = "ngram",
+        max_n: int = 4,
+        min_prob: float = 1e-6,
+        min_pmi: float = 1.0,
+        redundancy_pmi: float = 1.0,
+        min_count: int = 10,
+        min_cohesion: Sequence[float] = (1.0, 3.0, 5.0),
+        em_iters: int = 2,
+        max_word_len: int = 8,
+        output_dir: str | None = "lexicon_out",
+        lexicon_path: str | None = None,
+        training_words: str | None = None,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.config = BuildConfig(method, max_n, min_prob, min_pmi, redundancy_pmi, min_count,
+                                  tuple(min_cohesion), em_iters, max_word_len)
+        self.automatic_optimization = False
+        self.counter = NgramCounter(max_n)
+        self.lexicon: Lexicon | None = Lexicon.load(lexicon_path) if lexicon_path else None
+        self.stats: dict[str, float] = {}
+        words = read_lines(training_words, "raw") if training_words else None
+        self.sighan = SighanScore(training_words=words)
+        self.types = LexiconScore()
+
+    def configure_optimizers(self) -> None:
+        return None  # counting has no parameters
+
+    def training_step(self, batch: list[str], batch_idx: int) -> None:
+        self.counter.update(batch)
+
+    def on_train_start(self) -> None:
+        self.counter = NgramCounter(self.config.max_n)  # a second fit starts from zero
+
+    def on_train_end(self) -> None:
+        tables = self.counter.tables()
+        per_rank = gather_objects(tables)
+        from lit_gen.tasks.lexicon.counting import CountTable
+
+        tables = [CountTable.merge(t[n] for t in per_rank) for n in range(len(tables))]
+        self.lexicon = build_lexicon(self.counter.codes(), tables, self.config, gather_objects)
+        chars = tables[0]
+        self.stats = {
+            "atoms": int(chars.counts.sum()),
+            "atom_types": len(chars),
+            "words": len(self.lexicon),
+            "L_chars_bits": bits_per_char(["x"] * len(chars), chars.counts),
+            "L_lexicon_bits": self.lexicon.bits_per_char(),
+        }
+        if self.trainer.is_global_zero and self.hparams.output_dir:
+            out = Path(self.hparams.output_dir)
+            self.lexicon.save(out / "lexicon.tsv")
+            atomic_write(out / "stats.json", json.dumps({**self.stats, "config": vars(self.config)},
+                                                        indent=2, default=list) + "\n")
+
+    def segment(self, lines: Sequence[str]) -> list[list[str]]:
+        if self.lexicon is None:
+            raise RuntimeError("no lexicon: run fit first or pass model.lexicon_path")
+        if getattr(self, "_segmenter_of", None) is not self.lexicon:
+            self._segmenter, self._segmenter_of = self.lexicon.segmenter(), self.lexicon
+        return self._segmenter.segment(lines)
+
+    def test_step(self, batch: tuple[list[str], list[list[str]]], batch_idx: int) -> None:
+        raw, gold = batch
+        pred = self.segment(raw)
+        self.sighan.update(pred, gold)
+        self.types.update(pred, gold)
+
+    def on_test_epoch_end(self) -> None:
+        values = {**self.sighan.compute(), **self.types.compute()}
+        self.log_dict({f"test/{k}": torch.tensor(v) for k, v in values.items()}, rank_zero_only=True)
+        self.sighan.reset()
+        self.types.reset()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.lexicon is not None:
+            checkpoint["lexicon"] = {"words": self.lexicon.words, "counts": self.lexicon.counts.tolist()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "lexicon" in checkpoint:
+            lex = checkpoint["lexicon"]
+            self.lexicon = Lexicon(lex["words"], np.array(lex["counts"]))
