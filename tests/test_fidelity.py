@@ -133,7 +133,7 @@ def test_compute_fidelity_ranks_real_above_noise_and_records_protocol(digits, ca
     cached = list((torch_fidelity_cache := __import__("pathlib").Path(cache) / "fidelity").glob("*"))
     assert any("litgen-digits-test-n297-s0-classifier" in p.name for p in cached), torch_fidelity_cache
     # same seed -> same samples -> same value (the cache gives the reference side)
-    again = compute_fidelity(Oracle(digits["train"]), dm, **opts)
+    again = compute_fidelity(Oracle(digits["train"]), dm, **{**opts, "metrics": ("fid",)})
     assert again.values["fid[classifier]"] == pytest.approx(r_good.values["fid[classifier]"], rel=1e-9)
 
 

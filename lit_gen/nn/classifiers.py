@@ -14,13 +14,13 @@ class LeNet(nn.Module):
     """LeNet-style CNN for small grayscale images (MNIST-like 28×28; any side ≥ 8 works).
 
     ``(B, C, H, W)`` float → ``features (B, feature_dim)`` → ``logits (B, num_classes)``.
-    Two 3×3 conv + pool blocks (with batch norm, for fast convergence in 2–3 epochs; ~4 M
-    multiply-adds per 28×28 image), pooled to a fixed 7×7 grid so other sides work too, then a
+    Two 3×3 conv + pool blocks (with batch norm, for fast convergence in 2–3 epochs; ~1 M
+    multiply-adds per 28×28 image at the default widths), pooled to a fixed 7×7 grid so other sides work too, then a
     ``feature_dim`` ReLU layer.
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, feature_dim: int = 128,
-                 widths: tuple[int, int] = (32, 64)):
+                 widths: tuple[int, int] = (16, 32)):
         super().__init__()
         w1, w2 = widths
         self.features = nn.Sequential(
