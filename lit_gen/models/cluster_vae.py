@@ -108,6 +108,9 @@ class ClusterVAE(VAE):
         return nn.Sequential(nn.Linear(h.latent_dim, h.classifier_hidden), nn.ReLU(),
                              nn.Linear(h.classifier_hidden, h.num_clusters))
 
+    def classifier_parameters(self) -> list[nn.Parameter]:
+        return [] if self.classifier is None else list(self.classifier.parameters())
+
     # ----- the model -----
     def mean_image(self, decoded: torch.Tensor) -> torch.Tensor:
         if self.hparams.likelihood == "mse":
@@ -140,7 +143,10 @@ class ClusterVAE(VAE):
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
         recon = self.reconstruction_nll(self.decode(z), x)
         if self.pretraining:
-            latent_kl, cat_kl = gaussian_kl(mu, logvar), torch.zeros_like(recon)
+            # the zero term gives μ and the classifier a (zero) gradient, so DDP needs no
+            # find_unused_parameters while they sit out the pre-training epochs
+            unused = sum(p.sum() for p in [self.means, *self.classifier_parameters()]) * 0.0
+            latent_kl, cat_kl = gaussian_kl(mu, logvar) + unused, torch.zeros_like(recon)
         else:
             log_p = F.log_softmax(self.cluster_logits(z), dim=1)                      # (B, K)
             log_q_zx = gaussian_log_prob(z, mu, logvar)                                # (B,)
@@ -190,7 +196,11 @@ class ClusterVAE(VAE):
             codes, seen = [], 0
             was_training = self.training
             self.eval()
-            for batch in self.trainer.datamodule.train_dataloader():
+            datamodule = getattr(self.trainer, "datamodule", None)
+            if datamodule is None:
+                raise RuntimeError("ClusterVAE: init_means='kmeans' needs a datamodule "
+                                   "(trainer.fit(model, datamodule=...)) to encode training images")
+            for batch in datamodule.train_dataloader():
                 x = (batch[0] if isinstance(batch, (tuple, list)) else batch).to(self.device)
                 codes.append(self.encode(x)[0].cpu())
                 seen += len(x)
