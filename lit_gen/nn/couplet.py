@@ -27,7 +27,8 @@ class GatedConvBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, g = self.conv(x).chunk(2, dim=1)
-        return x * torch.sigmoid(g) + h * torch.sigmoid(-g)
+        # x·σ(g) + h·σ(−g) = h + (x − h)·σ(g): one sigmoid instead of two (σ(−g) = 1 − σ(g))
+        return torch.addcmul(h, x - h, torch.sigmoid(g))
 
 
 class GatedConvTagger(nn.Module):

@@ -52,7 +52,7 @@ def couplet_rules(model, datamodule, trainer, limit: int | None = None, rules: b
 
 
 @register_metric("couplet_throughput")
-def couplet_throughput(model, datamodule, trainer, limit: int | None = None, batch_size: int = 1024,
+def couplet_throughput(model, datamodule, trainer, limit: int | None = None, batch_size: int = 256,
                        repeats: int = 3) -> MetricResult:
     """Best of ``repeats`` timed passes over the test upper lines (first pass warms up)."""
     uppers = [u for u, _ in _test_pairs(datamodule, limit)]

@@ -52,7 +52,8 @@ def _read_lines(path: Path) -> list[str]:
         ds = datasets.load_dataset("text", data_files=str(path), split="train", keep_in_memory=True)
     except Exception as err:  # datasets wraps decoding errors in its own types
         raise CorruptDataError(f"cannot read {path} as UTF-8 text: {err}") from err
-    return [normalize_line(t) for t in ds["text"]]
+    # via Arrow: iterating ds["text"] row by row is ~40x slower on 735k lines
+    return [normalize_line(t) for t in ds.data.column("text").to_pylist()]
 
 
 def read_pairs(folder: Path) -> Pairs:
@@ -80,7 +81,8 @@ def _hub_pairs(hub_id: str, split: str) -> Pairs:
     cols = [c for c, f in ds.features.items() if getattr(f, "dtype", None) == "string"][:2]
     if len(cols) != 2:
         raise CorruptDataError(f"hub data set {hub_id!r} needs two text columns (upper, lower); has {ds.features}")
-    return [(normalize_line(a), normalize_line(b)) for a, b in zip(ds[cols[0]], ds[cols[1]])]
+    uppers, lowers = (ds.data.column(c).to_pylist() for c in cols)
+    return [(normalize_line(a), normalize_line(b)) for a, b in zip(uppers, lowers)]
 
 
 # ----- tensors and batching -----

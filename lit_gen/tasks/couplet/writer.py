@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from lit_gen.tasks.couplet.decode import Rules, decode_line, punct_mask
+from lit_gen.tasks.couplet.decode import Rules, decode_batch, punct_mask
 from lit_gen.tasks.couplet.text import CoupletInputError, check_line
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class CoupletWriter:
     """
 
     def __init__(self, model, rules: Rules = Rules(), top_k: int = 0, temperature: float = 1.0,
-                 seed: int | None = None, batch_size: int = 1024):
+                 seed: int | None = None, batch_size: int = 256):
         if model.vocab is None:
             raise ValueError("the model has no vocabulary yet; train it or load a checkpoint")
         if top_k < 0 or temperature <= 0:
@@ -50,6 +50,7 @@ class CoupletWriter:
         self.rng = np.random.default_rng(seed)
         self.puncts = punct_mask(model.vocab)
         self.unknown: Counter[str] = Counter()
+        self._reported: set[str] = set()
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, **kwargs) -> CoupletWriter:
@@ -88,7 +89,9 @@ class CoupletWriter:
                     raise CoupletInputError(f"line {k + 1}: {err}") from None
                 texts.append(None)
         self.unknown = Counter(c for t in texts if t for c in t if c not in vocab)
-        if self.unknown:
+        new = set(self.unknown) - self._reported  # warn once per character, not per call
+        if new:
+            self._reported |= new
             log.warning("%d characters are not in the vocabulary and were read as <unk>: %s",
                         sum(self.unknown.values()), "".join(self.unknown))
         out = [""] * len(texts)
@@ -104,11 +107,12 @@ class CoupletWriter:
                 for idx in by_len.values():
                     for start in range(0, len(idx), self.batch_size):
                         chunk = idx[start:start + self.batch_size]
-                        ids = torch.stack([vocab.encode(texts[k]) for k in chunk]).to(device)
-                        logp = torch.log_softmax(self.model(ids).float(), -1).cpu().numpy()
-                        for row, k in enumerate(chunk):
-                            out[k] = decode_line(logp[row], texts[k], vocab, self.rules, self.top_k,
-                                                 self.temperature, self.puncts, self.rng)
+                        ids = torch.stack([vocab.encode(texts[k]) for k in chunk])
+                        logp = torch.log_softmax(self.model(ids.to(device)).float(), -1).cpu()
+                        lowers = decode_batch(logp, [texts[k] for k in chunk], ids, vocab, self.rules,
+                                              self.top_k, self.temperature, self.puncts, self.rng)
+                        for k, low in zip(chunk, lowers):
+                            out[k] = low
         finally:
             self.model.train(was_training)
         return out
