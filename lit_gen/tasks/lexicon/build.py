@@ -9,6 +9,9 @@ description length L and prunes words the segmenter never uses.
   ``PMI(a, b) < min_pmi``; keep pieces with ``p >= min_prob``; remove redundant words longest
   first (a word whose PMI with its best split by the rest of the lexicon is ``<= redundancy_pmi``
   gives its count to its parts).
+* ``nvbe`` (Magistry & Sagot 2012): no cutting; every frequent n-gram is a candidate scored by
+  its autonomy (normalised variation of branching entropy, :mod:`.entropy`) times its length,
+  and the text is segmented to maximise the total. The words it uses form the lexicon.
 * ``ngram``: a gap between two atoms is kept closed if some n-gram (2 <= n <= max_n) covering it
   is frequent (``count >= min_count``) and cohesive: its *smallest* PMI over all binary splits is
   ``>= min_cohesion[n-2]``. Higher-order PMI sees that 中华人民 holds together even where a single
@@ -28,9 +31,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from lit_gen.tasks.lexicon.counting import SEP, CountTable, SpanHasher, hash_words
+from lit_gen.tasks.lexicon.counting import SEP, CountTable, HashIndex, SpanHasher, hash_words
+from lit_gen.tasks.lexicon.entropy import autonomy
 from lit_gen.tasks.lexicon.lexicon import Lexicon
-from lit_gen.tasks.lexicon.segment import Segmenter
+from lit_gen.tasks.lexicon.segment import Segmenter, WordIndex
 from lit_gen.tasks.lexicon.text import atom_string
 
 #: all-gathers a picklable object from every rank (``lambda x: [x]`` in one process)
@@ -54,23 +58,25 @@ class BuildConfig:
         min_count: ``ngram``: minimum count of an n-gram / a kept word.
         min_cohesion: ``ngram``: minimum of the smallest split PMI (nats), for n = 2, 3, 4, ...
         em_iters: re-segmentation rounds after building (0 = keep the piece counts).
-        max_word_len: longest word (atoms) kept.
+        max_word_len: longest word (atoms) kept (``nvbe``: at most ``max_n - 1``).
+        word_bonus: added to every word's segmentation score (nats); < 0 favours longer words.
     """
 
-    method: Literal["bigram", "ngram"] = "ngram"
-    max_n: int = 4
+    method: Literal["bigram", "ngram", "nvbe"] = "nvbe"
+    max_n: int = 5
     min_prob: float = 1e-6
     min_pmi: float = 1.0
     redundancy_pmi: float = 1.0
-    min_count: int = 10
-    min_cohesion: Sequence[float] = (1.0, 3.0, 5.0)
-    em_iters: int = 2
+    min_count: int = 2
+    min_cohesion: Sequence[float] = (2.0, 4.0, 6.0, 8.0)
+    em_iters: int = 1
     max_word_len: int = 8
+    word_bonus: float = -1.0
 
     def __post_init__(self) -> None:
-        if self.method not in ("bigram", "ngram"):
-            raise ValueError(f"method must be 'bigram' or 'ngram', got {self.method!r}")
-        need = 2 if self.method == "bigram" else self.max_n
+        if self.method not in ("bigram", "ngram", "nvbe"):
+            raise ValueError(f"method must be 'bigram', 'ngram' or 'nvbe', got {self.method!r}")
+        need = {"bigram": 2, "ngram": self.max_n, "nvbe": 2}[self.method]
         if self.max_n < need:
             raise ValueError(f"max_n must be >= {need} for method {self.method!r}")
         if self.method == "ngram" and len(self.min_cohesion) < self.max_n - 1:
@@ -219,32 +225,71 @@ def _entropies(codes, starts, lex_words, gather) -> tuple[np.ndarray, np.ndarray
     return out[0], out[1]
 
 
+def _nvbe_index(tables: list[CountTable], cfg: BuildConfig) -> tuple[WordIndex, list[np.ndarray]]:
+    """Candidate words = n-grams (n <= min(max_word_len, max_n - 1)) with count >= min_count
+    (every single atom), scored ``autonomy × n + word_bonus``."""
+    auto = autonomy(tables, standardise=True)
+    longest = min(cfg.max_word_len, len(tables) - 1)
+    keys, scores, lens = [], [], []
+    for n in range(1, longest + 1):
+        sel = (tables[n - 1].counts >= cfg.min_count) | (n == 1)
+        keys.append(tables[n - 1].keys[sel])
+        scores.append(auto[n - 1][sel] * n + cfg.word_bonus)
+        lens.append(np.full(int(sel.sum()), n))
+    score = np.concatenate(scores)
+    index = WordIndex(None, score, float(score.min()) - 1.0, np.concatenate(keys), np.concatenate(lens))
+    return index, auto
+
+
 def build_lexicon(codes: np.ndarray, tables: list[CountTable], cfg: BuildConfig,
                   gather: Gather = single_process) -> Lexicon:
     """Lexicon from a corpus code array (this rank's shard) and merged n-gram ``tables``."""
-    if tables[0].counts.sum() == 0:
+    if not len(tables[0]) or tables[0].counts.sum() == 0:
         raise ValueError("the training text holds no words (empty corpus, or only punctuation)")
     hasher = SpanHasher(codes)
-    find = _bigram_starts if cfg.method == "bigram" else _ngram_starts
-    starts = find(codes, hasher, tables, cfg)
-    words = merged_words(gather, count_pieces(codes, starts, hasher))
     total = float(tables[0].counts.sum())
+    auto = None
+    if cfg.method == "nvbe":
+        index, auto = _nvbe_index(tables, cfg)
+        starts = Segmenter.from_index(index).segment_codes(codes)
+    else:
+        find = _bigram_starts if cfg.method == "bigram" else _ngram_starts
+        starts = find(codes, hasher, tables, cfg)
+    words = merged_words(gather, count_pieces(codes, starts, hasher))
     if cfg.method == "bigram":
         words = {w: c for w, c in words.items() if c >= cfg.min_prob * total or len(w) == 1}
         words = _remove_redundant(words, cfg.redundancy_pmi)
-    else:
+    elif cfg.method == "ngram":
         words = {w: c for w, c in words.items() if c >= cfg.min_count or len(w) == 1}
     words = {w: c for w, c in words.items() if len(w) <= cfg.max_word_len}
-    for _ in range(cfg.em_iters):
-        seg = Segmenter(list(words), np.array(list(words.values())))
+    for _ in range(cfg.em_iters):  # hard EM with the unigram model: re-segment, re-count
+        seg = Segmenter(list(words), np.array(list(words.values())), word_bonus=cfg.word_bonus)
         starts = seg.segment_codes(codes)
         words = merged_words(gather, count_pieces(codes, starts, hasher))
-        floor = cfg.min_count if cfg.method == "ngram" else cfg.min_prob * total
+        floor = cfg.min_prob * total if cfg.method == "bigram" else cfg.min_count
         words = {w: c for w, c in words.items() if c >= floor or len(w) == 1}
-    if cfg.em_iters:  # final counts of the kept words
-        starts = Segmenter(list(words), np.array(list(words.values()))).segment_codes(codes)
+        auto = None  # scores are now unigram log-probabilities
+    if cfg.em_iters or cfg.method != "nvbe":  # counts of the kept words as the segmenter uses them
+        seg = Segmenter(list(words), np.array(list(words.values())), word_bonus=cfg.word_bonus)
+        starts = seg.segment_codes(codes)
         words = merged_words(gather, count_pieces(codes, starts, hasher))
     lex_words = list(words)
-    left, right = _entropies(codes, starts, lex_words, gather) if cfg.em_iters else (None, None)
-    return Lexicon(lex_words, np.array([words[w] for w in lex_words]),
-                   cohesion_of(lex_words, tables), left, right)
+    counts = np.array([words[w] for w in lex_words], dtype=np.int64)
+    if auto is not None:
+        score = _lookup_autonomy(lex_words, tables, auto) + cfg.word_bonus
+    else:
+        score = np.log(counts / counts.sum()) + cfg.word_bonus
+    left, right = _entropies(codes, starts, lex_words, gather)
+    return Lexicon(lex_words, counts, score, cohesion_of(lex_words, tables), left, right)
+
+
+def _lookup_autonomy(words: list[str], tables: list[CountTable], auto: list[np.ndarray]) -> np.ndarray:
+    """autonomy × length of each word (words are n-grams of the tables by construction)."""
+    out = np.full(len(words), np.nan)
+    lens = np.array([len(w) for w in words])
+    for n in range(1, len(auto) + 1):
+        sel = np.flatnonzero(lens == n)
+        if len(sel):
+            pos = HashIndex(tables[n - 1].keys).find(hash_words([words[i] for i in sel]))
+            out[sel] = np.where(pos >= 0, auto[n - 1][pos] * n, np.nan)
+    return out

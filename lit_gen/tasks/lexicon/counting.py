@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lit_gen.tasks.lexicon.text import atom_string, chunk_strings, codepoints
+from lit_gen.tasks.lexicon.text import chunk_strings, codepoints
 
 _P = np.uint64(0x9E3779B97F4A7C15)  # odd, so invertible mod 2**64
 _Q = np.uint64(pow(0x9E3779B97F4A7C15, -1, 2**64))
@@ -123,24 +123,32 @@ class HashIndex:
 
 @dataclass
 class CountTable:
-    """Sorted unique ``keys`` (``uint64``) with their ``counts`` (``int64``)."""
+    """Sorted unique ``keys`` (``uint64``) with their ``counts`` (``int64``).
+
+    n-gram tables also keep the ``first`` and ``last`` atom of each n-gram: with them the hash of
+    its prefix/suffix follows from its own (:func:`prefix_keys`), so branching entropies can be
+    computed from merged tables alone.
+    """
 
     keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
     counts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    first: np.ndarray | None = None
+    last: np.ndarray | None = None
 
     @staticmethod
-    def from_keys(keys: np.ndarray, weights: np.ndarray | None = None) -> CountTable:
-        if weights is None:
-            uniq, counts = np.unique(keys, return_counts=True)
-            return CountTable(uniq, counts.astype(np.int64))
-        uniq, inv = np.unique(keys, return_inverse=True)
-        return CountTable(uniq, np.bincount(inv, weights=weights, minlength=len(uniq)).astype(np.int64))
+    def from_keys(keys: np.ndarray, weights: np.ndarray | None = None, first: np.ndarray | None = None,
+                  last: np.ndarray | None = None) -> CountTable:
+        uniq, index, inv = np.unique(keys, return_index=True, return_inverse=True)
+        counts = np.bincount(inv.ravel(), weights=weights, minlength=len(uniq)).astype(np.int64)
+        pick = (lambda a: None if a is None else a[index])
+        return CountTable(uniq, counts, pick(first), pick(last))
 
     @staticmethod
     def merge(tables: Iterable[CountTable]) -> CountTable:
         tables = list(tables)
-        keys = np.concatenate([t.keys for t in tables])
-        return CountTable.from_keys(keys, np.concatenate([t.counts for t in tables]))
+        cat = (lambda name: None if getattr(tables[0], name) is None
+               else np.concatenate([getattr(t, name) for t in tables]))
+        return CountTable.from_keys(cat("keys"), cat("counts"), cat("first"), cat("last"))
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """Counts of ``keys`` (0 where absent), same shape."""
@@ -170,7 +178,7 @@ def count_ngrams(codes: np.ndarray, max_n: int, hasher: SpanHasher | None = None
     tables = []
     for n in range(1, max_n + 1):
         pos = ngram_positions(codes, n)
-        tables.append(CountTable.from_keys(hasher.span(pos, pos + n)))
+        tables.append(CountTable.from_keys(hasher.span(pos, pos + n), None, codes[pos], codes[pos + n - 1]))
     return tables
 
 
@@ -210,5 +218,13 @@ class NgramCounter:
         return reduce(local)
 
 
-def string_of(codes: np.ndarray, a: int, b: int) -> str:
-    return atom_string(codes[a:b])
+def prefix_keys(keys: np.ndarray, last: np.ndarray, n: int) -> np.ndarray:
+    """Hashes of the first ``n - 1`` atoms of n-grams with hashes ``keys`` and last atoms ``last``."""
+    with np.errstate(over="ignore"):
+        return keys - last.astype(np.uint64) * _powers(_Q, n)[n - 1]
+
+
+def suffix_keys(keys: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Hashes of the last ``n - 1`` atoms of n-grams with hashes ``keys`` and first atoms ``first``."""
+    with np.errstate(over="ignore"):
+        return (keys - first.astype(np.uint64)) * _P

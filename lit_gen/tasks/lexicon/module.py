@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from lit_gen.tasks.lexicon.build import BuildConfig, build_lexicon
+from lit_gen.tasks.lexicon.build import BuildConfig, build_lexicon, merged_tables
 from lit_gen.tasks.lexicon.counting import NgramCounter
 from lit_gen.tasks.lexicon.io import read_lines
 from lit_gen.tasks.lexicon.lexicon import Lexicon, atomic_write, bits_per_char
@@ -37,8 +37,9 @@ def gather_objects(obj: Any) -> list[Any]:
 
 
 class LexiconModule(L.LightningModule):
-    """Minimum-entropy word discovery (see :mod:`lit_gen.tasks.lexicon.build` for the arguments
-    ``method`` ... ``max_word_len``).
+    """Minimum-entropy word discovery (see :class:`~lit_gen.tasks.lexicon.build.BuildConfig` for
+    the arguments ``method`` ... ``word_bonus``; the defaults are the ones chosen on the PFR dev
+    split, ``docs/lexicon.md``).
 
     Args:
         output_dir: where ``lexicon.tsv`` and ``stats.json`` are written at the end of fit.
@@ -48,15 +49,16 @@ class LexiconModule(L.LightningModule):
 
     def __init__(
         self,
-        method: Literal["bigram", "ngram"] = "ngram",
-        max_n: int = 4,
+        method: Literal["bigram", "ngram", "nvbe"] = "nvbe",
+        max_n: int = 5,
         min_prob: float = 1e-6,
         min_pmi: float = 1.0,
         redundancy_pmi: float = 1.0,
-        min_count: int = 10,
-        min_cohesion: Sequence[float] = (1.0, 3.0, 5.0),
-        em_iters: int = 2,
+        min_count: int = 2,
+        min_cohesion: Sequence[float] = (2.0, 4.0, 6.0, 8.0),
+        em_iters: int = 1,
         max_word_len: int = 8,
+        word_bonus: float = -1.0,
         output_dir: str | None = "lexicon_out",
         lexicon_path: str | None = None,
         training_words: str | None = None,
@@ -64,7 +66,7 @@ class LexiconModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.config = BuildConfig(method, max_n, min_prob, min_pmi, redundancy_pmi, min_count,
-                                  tuple(min_cohesion), em_iters, max_word_len)
+                                  tuple(min_cohesion), em_iters, max_word_len, word_bonus)
         self.automatic_optimization = False
         self.counter = NgramCounter(max_n)
         self.lexicon: Lexicon | None = Lexicon.load(lexicon_path) if lexicon_path else None
@@ -83,11 +85,7 @@ class LexiconModule(L.LightningModule):
         self.counter = NgramCounter(self.config.max_n)  # a second fit starts from zero
 
     def on_train_end(self) -> None:
-        tables = self.counter.tables()
-        per_rank = gather_objects(tables)
-        from lit_gen.tasks.lexicon.counting import CountTable
-
-        tables = [CountTable.merge(t[n] for t in per_rank) for n in range(len(tables))]
+        tables = merged_tables(gather_objects, self.counter.tables())
         self.lexicon = build_lexicon(self.counter.codes(), tables, self.config, gather_objects)
         chars = tables[0]
         self.stats = {

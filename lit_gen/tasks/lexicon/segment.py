@@ -22,18 +22,20 @@ BLOCK = 1 << 20
 
 
 class WordIndex:
-    """log-probabilities of words, looked up by (length, span hash).
+    """Scores (log-probabilities) of words, looked up by (length, span hash).
 
     Args:
-        words: atom strings.
-        logp: their log-probabilities (natural log), same length.
+        words: atom strings (or None and ``keys``/``lens``: their span hashes and lengths).
+        logp: their scores (log-probabilities in nats for the unigram model), same length.
         unknown_logp: score of a single atom absent from ``words``.
     """
 
-    def __init__(self, words: Sequence[str], logp: np.ndarray, unknown_logp: float):
+    def __init__(self, words: Sequence[str] | None, logp: np.ndarray, unknown_logp: float,
+                 keys: np.ndarray | None = None, lens: np.ndarray | None = None):
         self.unknown_logp = float(unknown_logp)
-        lens = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
-        keys = hash_words(list(words))
+        if words is not None:  # else: span hashes ``keys`` and lengths ``lens`` given directly
+            lens = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
+            keys = hash_words(list(words))
         self.max_len = int(lens.max()) if len(lens) else 1
         self.tables: dict[int, tuple[HashIndex, np.ndarray]] = {}
         for n in np.unique(lens).tolist():
@@ -115,13 +117,24 @@ class Segmenter:
         words: lexicon entries as atom strings (see :mod:`.text`).
         counts: their counts; ``p(w) = count / Σ counts``.
         unknown_count: pseudo-count of a single atom missing from the lexicon.
+        word_bonus: added to every word's log-probability (nats). Negative values favour fewer,
+            longer words; positive values more, shorter ones (a length prior, tuned on dev).
     """
 
-    def __init__(self, words: Sequence[str], counts: np.ndarray, unknown_count: float = 0.5):
+    def __init__(self, words: Sequence[str], counts: np.ndarray, unknown_count: float = 0.5,
+                 word_bonus: float = 0.0):
         counts = np.asarray(counts, dtype=np.float64)
         total = counts.sum() if len(counts) else 1.0
         with np.errstate(divide="ignore"):
-            self.index = WordIndex(words, np.log(counts / total), np.log(unknown_count / total))
+            logp = np.log(counts / total) + word_bonus
+            self.index = WordIndex(words, logp, np.log(unknown_count / total) + word_bonus)
+
+    @classmethod
+    def from_index(cls, index: WordIndex) -> Segmenter:
+        """A segmenter maximising the total of arbitrary word scores (e.g. autonomy × length)."""
+        seg = cls.__new__(cls)
+        seg.index = index
+        return seg
 
     def segment_codes(self, codes: np.ndarray) -> np.ndarray:
         """Word-start flags of a corpus code array (see :func:`viterbi_starts`)."""
