@@ -46,10 +46,10 @@ def test_setup_splits_filters_and_builds_vocab(couplet_root):
     assert len(dm.train_set) + len(dm.val_set) == 120 and len(dm.val_set) == 10
     assert dm.vocab.tokens[:2] == ["<pad>", "<unk>"] and "晚" not in dm.vocab and "花" in dm.vocab
     for batch in dm.train_dataloader():
-        b, n = batch["upper"].shape
-        assert batch["lower"].shape == (b, n) and b <= 4
-        assert all(len(t) == n for t in batch["upper_text"])  # one length per batch
-        assert dm.vocab.decode(batch["lower"][0].tolist()) == batch["lower_text"][0]
+        b, n = batch.upper.shape
+        assert batch.lower.shape == (b, n) and b <= 4
+        assert all(len(t) == n for t in batch.upper_text)  # one length per batch
+        assert dm.vocab.decode(batch.lower[0].tolist()) == batch.lower_text[0]
 
 
 def test_min_count_maps_rare_characters_to_unk():

@@ -8,8 +8,8 @@ Layout under ``root`` (default ``$LIT_GEN_DATA/couplet``)::
 Files are read with ``datasets`` (its ``text`` builder, which also opens ``.gz``); online users
 may instead give ``hub_id`` (a hub data set whose first two string columns are upper and lower).
 
-Batches are dicts ``{"upper": (B, L) long, "lower": (B, L) long, "upper_text": [str] * B,
-"lower_text": [str] * B}`` where every pair in a batch has the same length L (bucketing), so no
+Batches are :class:`CoupletBatch` tuples ``(upper (B, L) long, lower (B, L) long, upper_text
+[str] * B, lower_text [str] * B)`` where every pair in a batch has the same length L (bucketing), so no
 padding or masks are needed: the tagger is a per-position classifier and a line of L characters
 maps to L labels. Evaluation works on the texts, so a checkpoint's own vocabulary is always used.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import lightning as L
 import numpy as np
@@ -29,6 +30,15 @@ from lit_gen.tasks.couplet.text import normalize_line
 from lit_gen.tasks.couplet.vocab import Vocab
 
 Pairs = list[tuple[str, str]]
+
+
+class CoupletBatch(NamedTuple):
+    """One batch; a tuple so generic code reading ``batch[0]`` sees the ``(B, L)`` upper ids."""
+
+    upper: torch.Tensor
+    lower: torch.Tensor
+    upper_text: list[str]
+    lower_text: list[str]
 
 
 # ----- reading files -----
@@ -110,10 +120,10 @@ class PairSet(Dataset):
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {k: v[0] for k, v in self.__getitems__([i]).items()}
+    def __getitem__(self, i: int) -> CoupletBatch:
+        return self.__getitems__([i])
 
-    def __getitems__(self, indices: list[int]) -> dict[str, torch.Tensor]:
+    def __getitems__(self, indices: list[int]) -> CoupletBatch:
         idx = np.asarray(indices)
         b = int(np.searchsorted(self.offsets, idx[0], side="right") - 1)
         if idx.min() < self.offsets[b] or idx.max() >= self.offsets[b + 1]:
@@ -121,8 +131,7 @@ class PairSet(Dataset):
         rows = torch.as_tensor(idx - self.offsets[b])
         up, low = self.buckets[b]
         texts = [self.pairs[i] for i in indices]
-        return {"upper": up[rows], "lower": low[rows],
-                "upper_text": [u for u, _ in texts], "lower_text": [l for _, l in texts]}
+        return CoupletBatch(up[rows], low[rows], [u for u, _ in texts], [l for _, l in texts])
 
 
 def _identity(batch):

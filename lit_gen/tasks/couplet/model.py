@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torchmetrics import MeanMetric
 
 from lit_gen.nn.couplet import GatedConvTagger, TransformerTagger
+from lit_gen.tasks.couplet.data import CoupletBatch
 from lit_gen.tasks.couplet.metrics import CoupletScores
 from lit_gen.tasks.couplet.vocab import Vocab
 from lit_gen.utils.checks import check_finite
@@ -101,9 +102,9 @@ class CoupletTagger(L.LightningModule):
         return self.net(ids)
 
     # ----- training -----
-    def _loss(self, batch: dict, stage: str) -> torch.Tensor:
-        logits = self(batch["upper"])
-        target = batch["lower"]
+    def _loss(self, batch: CoupletBatch, stage: str) -> torch.Tensor:
+        logits = self(batch.upper)
+        target = batch.lower
         loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(),
                                label_smoothing=self.hparams.label_smoothing if stage == "train" else 0.0)
         acc = (logits.argmax(-1) == target).float().mean()
@@ -114,13 +115,13 @@ class CoupletTagger(L.LightningModule):
             self.log(f"{stage}/{name}", metric, on_step=False, on_epoch=True, prog_bar=stage == "val")
         return loss
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: CoupletBatch, batch_idx: int) -> torch.Tensor:
         loss = self._loss(batch, "train")
         check_finite(loss, "training loss", self.global_step)
         self.log("train/loss_step", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
+    def validation_step(self, batch: CoupletBatch, batch_idx: int) -> None:
         self._loss(batch, "val")
 
     # ----- evaluation on texts (always with this model's own vocabulary) -----
@@ -132,18 +133,18 @@ class CoupletTagger(L.LightningModule):
             self._writer = CoupletWriter(self)
         return self._writer
 
-    def test_step(self, batch: dict, batch_idx: int) -> None:
-        preds = self.writer.write(batch["upper_text"])
-        self.test_scores.update(batch["upper_text"], preds, batch["lower_text"])
+    def test_step(self, batch: CoupletBatch, batch_idx: int) -> None:
+        preds = self.writer.write(batch.upper_text)
+        self.test_scores.update(batch.upper_text, preds, batch.lower_text)
 
     def on_test_epoch_end(self) -> None:
         for name, value in self.test_scores.compute().items():
             self.log(f"test/{name}", value, sync_dist=False)  # already synced by the metrics
         self.test_scores.reset()
 
-    def predict_step(self, batch: dict, batch_idx: int) -> list[tuple[str, str]]:
+    def predict_step(self, batch: CoupletBatch, batch_idx: int) -> list[tuple[str, str]]:
         """``[(upper, lower), ...]`` written with the default rules (greedy)."""
-        return list(zip(batch["upper_text"], self.writer.write(batch["upper_text"])))
+        return list(zip(batch.upper_text, self.writer.write(batch.upper_text)))
 
     def configure_optimizers(self):
         h = self.hparams
