@@ -137,6 +137,20 @@ def test_compute_fidelity_ranks_real_above_noise_and_records_protocol(digits, ca
     assert again.values["fid[classifier]"] == pytest.approx(r_good.values["fid[classifier]"], rel=1e-9)
 
 
+def test_bench_metrics_share_one_feature_pass(digits, cache):
+    from types import SimpleNamespace
+
+    from lit_gen.bench.registry import get_metric
+
+    model, trainer = Oracle(digits["train"]), SimpleNamespace(global_step=7)
+    opts = dict(extractor="classifier", n_fake=200, n_real=200, cache=cache, classifier_epochs=EPOCHS)
+    fid = get_metric("fid")(model, ImageDataModule("digits"), trainer, **opts)
+    score = get_metric("is")(model, ImageDataModule("digits"), trainer, **opts)
+    assert set(fid.values) == {"fid[classifier]"} and set(score.values) == {"is[classifier]", "is_std[classifier]"}
+    assert sum(model.calls) == 200  # one torch-fidelity pass served both metrics
+    assert fid.protocol["reference"]["n"] == 200 and fid.protocol["n_fake"] == 200
+
+
 def test_inception_ts_reports_is_as_unavailable(digits):
     res = compare_images(digits["test"][:4], digits["test"][4:8], ("is",), "inception-ts")
     assert res.values == {}

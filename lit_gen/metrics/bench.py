@@ -37,9 +37,11 @@ def _select(result, prefixes: tuple[str, ...]) -> MetricResult:
 
 def _options(extractor: str = "classifier", n_fake: int = 10_000, n_real: int | None = 10_000,
              split: str = "test", seed: int = 0, cache: str | None = None,
-             inception_weights: str | None = None, batch_size: int | None = None) -> dict[str, Any]:
+             inception_weights: str | None = None, batch_size: int | None = None,
+             classifier_epochs: int | None = None) -> dict[str, Any]:
     return {"extractor": extractor, "n_fake": n_fake, "n_real": n_real, "split": split, "seed": seed,
-            "cache": cache, "inception_weights": inception_weights, "batch_size": batch_size}
+            "cache": cache, "inception_weights": inception_weights, "batch_size": batch_size,
+            "classifier_epochs": classifier_epochs}
 
 
 @register_metric("fid")
@@ -60,9 +62,11 @@ def inception_score(model, datamodule, trainer, **options) -> MetricResult:
     return _select(_all_metrics(model, datamodule, trainer, _options(**options)), ("is", "is_std"))
 
 
-def _images(spec: str, n: int | None, image_size: int | None, seed: int):
+def _images(spec: str, n: int | None, image_size: int | None, seed: int, datamodule=None):
+    """``dataset:split`` images (the data module's root when it names the same data set)."""
     dataset, _, split = spec.partition(":")
-    images, _ = load_split(dataset, split or "test", image_size=image_size)
+    root = getattr(datamodule, "root", None) if dataset == getattr(datamodule, "name", None) else None
+    images, _ = load_split(dataset, split or "test", root, image_size=image_size)
     if n is not None and n < len(images):
         import torch
 
@@ -89,11 +93,13 @@ def fidelity_selfcheck(model, datamodule, trainer, extractor: str = "classifier"
                   batch_size=batch_size)
     values, protocol = {}, {}
     for a, b in pairs:
-        res = compare_images(_images(a, n, size, seed), _images(b, n, size, seed), ("fid", "kid"), **common)
+        res = compare_images(_images(a, n, size, seed, datamodule), _images(b, n, size, seed, datamodule),
+                             ("fid", "kid"), **common)
         values.update({f"{k}({a}|{b})": v for k, v in res.values.items() if not k.startswith("kid_std")})
         protocol = res.protocol
     for a in is_sets:
-        res = compare_images(_images(a, n, size, seed), _images(a, 2, size, seed), ("is",), **common)
+        res = compare_images(_images(a, n, size, seed, datamodule), _images(a, 2, size, seed, datamodule),
+                             ("is",), **common)
         values.update({f"{k}({a})": v for k, v in res.values.items() if not k.startswith("is_std")})
         protocol.setdefault("unavailable", {}).update(res.protocol.get("unavailable", {}))
     protocol.update({"n": n, "pairs": pairs, "is_sets": is_sets, "subset_seed": seed})
