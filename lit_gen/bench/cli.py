@@ -1,0 +1,70 @@
+"""``lit-gen bench``: run a suite and write its leaderboard."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lit_gen.bench.suite import SuiteError, available_suites, load_suite
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The project root: the nearest folder above ``start`` holding ``benchmarks/suites``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "benchmarks" / "suites").is_dir():
+            return folder
+    package_root = Path(__file__).resolve().parents[2]
+    return package_root
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lit-gen bench",
+        description="Train and evaluate the entries of a benchmark suite (benchmarks/suites/<suite>/*.yaml) "
+                    "and write per-run JSON results and leaderboard.{md,csv,json,png}. Finished runs whose "
+                    "configuration hash matches are skipped, so a killed run resumes where it stopped.")
+    parser.add_argument("--suite", default="quick", help="suite name or folder (default: quick)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these entries")
+    parser.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of each entry's seeds")
+    parser.add_argument("--devices", type=int, default=1, help="devices per run; > 1 uses DDP (default 1)")
+    parser.add_argument("--accelerator", default="cpu", help="cpu, gpu, auto ... (default cpu)")
+    parser.add_argument("--out", default=None, help="results folder (default: benchmarks/results)")
+    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                        help="skip runs with a valid result of the same configuration (default on)")
+    parser.add_argument("--list", action="store_true", help="list the suite's entries and exit")
+    parser.add_argument("--root", default=None, help="project root holding benchmarks/ and configs/")
+    return parser
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    args = build_parser().parse_args(list(argv))
+    root = Path(args.root).resolve() if args.root else find_root()
+    try:
+        entries = load_suite(args.suite, root)
+    except SuiteError as err:
+        print(f"lit-gen bench: {err}", file=sys.stderr)
+        return 2
+    if args.only:
+        unknown = sorted(set(args.only) - {e.name for e in entries})
+        if unknown:
+            print(f"lit-gen bench: no entries {unknown} in suite '{args.suite}'; it has: "
+                  + ", ".join(e.name for e in entries), file=sys.stderr)
+            return 2
+        entries = [e for e in entries if e.name in args.only]
+    if args.list:
+        for e in entries:
+            print(f"{e.name:<32} {e.config:<36} metrics={','.join(e.metrics)} seeds={e.seeds} budget={e.budget}")
+        print(f"(suites: {', '.join(available_suites(root))})")
+        return 0
+    from lit_gen.bench.runner import run_suite
+
+    out = Path(args.out) if args.out else root / "benchmarks" / "results"
+    suite_name = Path(args.suite).name
+    command = "lit-gen bench " + " ".join(shlex.quote(a) for a in argv if a)
+    rows, failures = run_suite(suite_name, entries, root, out, devices=args.devices, accelerator=args.accelerator,
+                     resume=args.resume, seeds=args.seeds, command=command)
+    return 1 if failures else 0

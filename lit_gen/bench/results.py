@@ -1,0 +1,204 @@
+"""Result files: one JSON per entry × seed, and the leaderboard built from them.
+
+Layout under ``<out>/<suite>/``::
+
+    runs/<entry>/seed=<s>.json     one run (written atomically: temp file + rename)
+    leaderboard.md|csv|json|png    one row per entry, mean ± std over seeds
+    work/                          Lightning logs, checkpoints, sample grids (not committed)
+
+``leaderboard.json`` is a list of rows ``{"entry", "model", "dataset", "metrics": {name: {"mean",
+"std", "n"}}, "reference", "wall_time_s", "throughput", "devices"}``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from lit_gen.bench.suite import Entry
+
+
+class CorruptResultError(ValueError):
+    """A result file exists but cannot be trusted (truncated, not JSON, missing fields)."""
+
+
+REQUIRED_FIELDS = ("entry", "seed", "config_hash", "metrics")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_path(suite_dir: Path, entry: str, seed: int) -> Path:
+    return suite_dir / "runs" / entry / f"seed={seed}.json"
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    """Load one run's result; :class:`CorruptResultError` if it is damaged or incomplete."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CorruptResultError(f"{path} is not valid JSON ({err})") from None
+    if not isinstance(data, dict) or any(k not in data for k in REQUIRED_FIELDS):
+        raise CorruptResultError(f"{path} lacks fields {[k for k in REQUIRED_FIELDS if k not in data]}")
+    return data
+
+
+def write_result(path: Path, result: dict[str, Any]) -> None:
+    atomic_write_text(path, json.dumps(result, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def _mean_std(values: list[float]) -> dict[str, float | int]:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return {"mean": float("nan"), "std": float("nan"), "n": 0}
+    std = statistics.stdev(finite) if len(finite) > 1 else 0.0
+    return {"mean": statistics.fmean(finite), "std": std, "n": len(finite)}
+
+
+def aggregate(entries: list[Entry], results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Leaderboard rows in suite order from each entry's per-seed results."""
+    rows = []
+    for entry in entries:
+        runs = results.get(entry.name, [])
+        if not runs:
+            continue
+        names = sorted({name for run in runs for name in run["metrics"]})
+        rows.append({
+            "entry": entry.name,
+            "model": runs[0].get("model"),
+            "dataset": runs[0].get("dataset"),
+            "metrics": {n: _mean_std([run["metrics"].get(n) for run in runs]) for n in names},
+            "reference": entry.reference,
+            "wall_time_s": statistics.fmean(r.get("wall_time_s", float("nan")) for r in runs),
+            "throughput": statistics.fmean(r.get("throughput", float("nan")) for r in runs),
+            "devices": runs[0].get("devices"),
+            "seeds": sorted(r["seed"] for r in runs),
+            "protocol": runs[0].get("protocol", {}),
+        })
+    return rows
+
+
+def _fmt(value: float) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:.0f}"
+    if magnitude >= 10:
+        return f"{value:.2f}"
+    if magnitude >= 0.01 or magnitude == 0:
+        return f"{value:.4f}"
+    return f"{value:.3g}"
+
+
+def _cell(stats: dict[str, float]) -> str:
+    text = _fmt(stats["mean"])
+    if stats["n"] > 1:
+        text += f" ± {_fmt(stats['std'])}"
+    return text
+
+
+def _reference_text(row: dict[str, Any], name: str) -> str:
+    ref = (row.get("reference") or {}).get(name)
+    if not ref:
+        return ""
+    return f"{ref.get('value')} ({ref.get('source', '')})".strip()
+
+
+def render_markdown(suite: str, rows: list[dict[str, Any]], command: str) -> str:
+    lines = [f"# Leaderboard: suite `{suite}`", "",
+             f"Reproduce with `{command}`. Each metric is mean ± std over seeds (n = seeds); "
+             "`ref` is the published or anchor value the entry is compared with.", ""]
+    lines += ["| entry | model | dataset | metric | value | n | ref | wall time (s) | samples/s | devices |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        first = True
+        for name, stats in row["metrics"].items():
+            head = (f"| {row['entry']} | {row['model']} | {row['dataset']} " if first else "| | | ")
+            tail = (f"| {_fmt(row['wall_time_s'])} | {_fmt(row['throughput'])} | {row['devices']} |"
+                    if first else "| | | |")
+            lines.append(f"{head}| {name} | {_cell(stats)} | {stats['n']} | {_reference_text(row, name)} {tail}")
+            first = False
+    protocols = [(row["entry"], row["protocol"]) for row in rows if row.get("protocol")]
+    if protocols:
+        lines += ["", "## Protocol", ""]
+        lines += [f"- **{entry}**: " + "; ".join(f"{metric}: {json.dumps(p, sort_keys=True)}"
+                                             for metric, p in proto.items()) for entry, proto in protocols]
+    return "\n".join(lines) + "\n"
+
+
+def render_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["entry", "model", "dataset", "metric", "mean", "std", "n", "reference",
+                     "reference_source", "wall_time_s", "throughput", "devices"])
+    for row in rows:
+        for name, stats in row["metrics"].items():
+            ref = (row.get("reference") or {}).get(name) or {}
+            writer.writerow([row["entry"], row["model"], row["dataset"], name, stats["mean"], stats["std"],
+                             stats["n"], ref.get("value", ""), ref.get("source", ""), row["wall_time_s"],
+                             row["throughput"], row["devices"]])
+    return buffer.getvalue()
+
+
+def render_png(rows: list[dict[str, Any]], path: Path) -> None:
+    """One dot chart per metric: entries on the y axis, mean ± std, reference as a red cross."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted({n for row in rows for n in row["metrics"]})
+    if not names:
+        return
+    cols = min(3, len(names))
+    nrows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, 0.5 + 0.45 * max(3, len(rows)) * nrows),
+                             squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        have = [row for row in rows if name in row["metrics"]]
+        ys = range(len(have))
+        ax.errorbar([row["metrics"][name]["mean"] for row in have], ys,
+                    xerr=[row["metrics"][name]["std"] for row in have], fmt="o", capsize=3)
+        for y, row in zip(ys, have):
+            ref = (row.get("reference") or {}).get(name)
+            if ref and isinstance(ref.get("value"), (int, float)):
+                ax.plot(ref["value"], y, "rx", markersize=8)
+        ax.set_yticks(list(ys), [row["entry"] for row in have], fontsize=8)
+        ax.set_title(name, fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def write_leaderboard(suite_dir: Path, suite: str, rows: list[dict[str, Any]], command: str) -> None:
+    atomic_write_text(suite_dir / "leaderboard.md", render_markdown(suite, rows, command))
+    atomic_write_text(suite_dir / "leaderboard.csv", render_csv(rows))
+    public = [{k: row[k] for k in ("entry", "model", "dataset", "metrics", "reference", "wall_time_s",
+                                   "throughput", "devices")} for row in rows]
+    atomic_write_text(suite_dir / "leaderboard.json", json.dumps(public, indent=2, default=str) + "\n")
+    render_png(rows, suite_dir / "leaderboard.png")

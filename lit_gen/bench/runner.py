@@ -1,0 +1,229 @@
+"""Run suite entries: one fresh Lightning Trainer per entry × seed, metrics after training.
+
+Under DDP (``devices > 1``) Lightning relaunches this same command for the other ranks, so
+every rank walks the same list and takes the same skip/run decisions (they read the same result
+files before the entry starts); only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+from lit_gen.bench.registry import get_metric
+from lit_gen.bench.results import (CorruptResultError, aggregate, read_result, run_path, write_leaderboard,
+                                   write_result)
+from lit_gen.bench.suite import Entry
+
+
+class ThroughputCallback(L.Callback):
+    """Counts training samples (over all ranks) and the wall time of ``fit``."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.start = self.seconds = 0.0
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        first = batch[0] if isinstance(batch, (tuple, list)) else batch
+        size = len(first) if hasattr(first, "__len__") else 1
+        self.samples += size * trainer.world_size
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples / self.seconds if self.seconds > 0 else float("nan")
+
+
+def is_rank_zero() -> bool:
+    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
+
+
+def say(message: str) -> None:
+    if is_rank_zero():
+        print(message, flush=True)
+
+
+def _fmt_seconds(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def existing_result(path: Path, config_hash: str) -> dict[str, Any] | None:
+    """A trustworthy result with this hash, or None (stale, corrupt and missing are reported)."""
+    if not path.exists():
+        return None
+    try:
+        result = read_result(path)
+    except CorruptResultError as err:
+        say(f"  ! {err}; recomputing")
+        return None
+    if result["config_hash"] != config_hash:
+        say(f"  ! {path} was made with another configuration (hash {result['config_hash']}); recomputing")
+        return None
+    return result
+
+
+@contextlib.contextmanager
+def _quiet_lightning():
+    """Keep the bench output readable: Lightning's info banners go to its log, not stdout."""
+    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric", "lightning")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*args parameter is intended.*")
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels):
+                lg.setLevel(level)
+
+
+def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
+            config_hash: str) -> dict[str, Any]:
+    """Train ``entry`` with ``seed``, compute its metrics and return the result record."""
+    from lit_gen.cli import LitGenCLI
+    from lit_gen.utils.env import collect_env
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    args = entry.cli_args(root, seed) + [
+        f"--trainer.default_root_dir={work_dir}", f"--trainer.devices={devices}",
+        f"--trainer.accelerator={accelerator}", "--trainer.enable_progress_bar=false",
+        "--trainer.enable_model_summary=false",
+    ]
+    if devices > 1:
+        args.append("--trainer.strategy=ddp")
+    throughput = ThroughputCallback()
+    with _quiet_lightning():
+        cli = LitGenCLI(args=args, run=False)
+        cli.trainer.callbacks.append(throughput)
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+        values: dict[str, float] = {}
+        protocol: dict[str, Any] = {}
+        metric_seconds: dict[str, float] = {}
+        for name in entry.metrics:
+            start = time.perf_counter()
+            result = get_metric(name)(cli.model, cli.datamodule, cli.trainer,
+                                      **entry.metric_options.get(name, {}))
+            metric_seconds[name] = time.perf_counter() - start
+            values.update({k: float(v) for k, v in result.values.items()})
+            protocol[name] = result.protocol
+    env = collect_env()
+    data_hparams = dict(getattr(cli.datamodule, "hparams", {}) or {})
+    return {
+        "entry": entry.name,
+        "suite_file": entry.source_file,
+        "model": type(cli.model).__name__,
+        "model_class": f"{type(cli.model).__module__}.{type(cli.model).__qualname__}",
+        "dataset": data_hparams.get("name", type(cli.datamodule).__name__ if cli.datamodule else None),
+        "seed": seed,
+        "metrics": values,
+        "protocol": protocol,
+        "reference": entry.reference,
+        "wall_time_s": throughput.seconds,
+        "metric_time_s": metric_seconds,
+        "train_samples": throughput.samples,
+        "throughput": throughput.samples_per_second,
+        "global_steps": cli.trainer.global_step,
+        "epochs": cli.trainer.current_epoch,
+        "devices": devices,
+        "accelerator": accelerator,
+        "parameters": sum(p.numel() for p in cli.model.parameters()),
+        "config": entry.config,
+        "overrides": entry.overrides,
+        "budget": entry.budget,
+        "config_hash": config_hash,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "versions": {k: env.get(k) for k in ("python", "torch", "lightning", "torchmetrics", "torch-fidelity",
+                                              "lit-gen", "git_commit")},
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devices: int = 1,
+              accelerator: str = "cpu", resume: bool = True, seeds: int | None = None,
+              command: str = "") -> tuple[list[dict[str, Any]], list[tuple[str, int, Exception]]]:
+    """Run every entry × seed (skipping finished ones when ``resume``) and write the leaderboard.
+
+    Returns the leaderboard rows and the failed runs. A failed run is reported and left without a result file, so
+    the next invocation retries it; the remaining entries still run.
+    """
+    entries = list(entries)
+    suite_dir = out / suite
+    plan = [(e, s) for e in entries for s in (list(range(seeds)) if seeds else e.seeds)]
+    done_results: dict[str, list[dict[str, Any]]] = {}
+    todo = []
+    for entry, seed in plan:
+        config_hash = entry.config_hash(root, seed, devices)
+        path = run_path(suite_dir, entry.name, seed)
+        found = existing_result(path, config_hash) if resume else None
+        if found is not None:
+            done_results.setdefault(entry.name, []).append(found)
+        else:
+            todo.append((entry, seed, config_hash, path))
+    say(f"suite '{suite}': {len(plan)} runs, {len(plan) - len(todo)} already done, {len(todo)} to run "
+        f"on {devices} {accelerator} device(s) -> {suite_dir}")
+    failures = []
+    started = time.perf_counter()
+    for i, (entry, seed, config_hash, path) in enumerate(todo):
+        elapsed = time.perf_counter() - started
+        eta = f", ETA {_fmt_seconds(elapsed / i * (len(todo) - i))}" if i else ""
+        say(f"[{i + 1}/{len(todo)}] {entry.name} seed={seed} (elapsed {_fmt_seconds(elapsed)}{eta})")
+        run_start = time.perf_counter()
+        try:
+            result = run_one(entry, seed, root, suite_dir / "work" / entry.name / f"seed={seed}",
+                             devices, accelerator, config_hash)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as err:  # one broken entry must not lose the rest of the suite
+            failures.append((entry.name, seed, err))
+            say(f"  x {entry.name} seed={seed} failed: {type(err).__name__}: {err}")
+            if devices > 1:
+                raise  # ranks would disagree about what comes next; stop them all
+            continue
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in result["metrics"].items())
+        say(f"  = {metrics} ({_fmt_seconds(time.perf_counter() - run_start)})")
+        done_results.setdefault(entry.name, []).append(result)
+        if is_rank_zero():
+            write_result(path, result)
+            write_leaderboard(suite_dir, suite, aggregate(entries, done_results), command)
+    rows = aggregate(entries, done_results)
+    if is_rank_zero() and rows:
+        write_leaderboard(suite_dir, suite, rows, command)
+        say(f"leaderboard: {suite_dir / 'leaderboard.md'}")
+    if failures:
+        say(f"{len(failures)} run(s) failed: " + ", ".join(f"{n} seed={s}" for n, s, _ in failures))
+    return rows, failures
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        cells = ", ".join(f"{n}={s['mean']:.4g}±{s['std']:.2g} (n={s['n']})" for n, s in row["metrics"].items())
+        say(f"{row['entry']:<32} {cells}")
+
+
+def dump(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=str)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use `lit-gen bench`")

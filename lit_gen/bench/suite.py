@@ -1,0 +1,131 @@
+"""Suites: ``benchmarks/suites/<suite>/*.yaml``, each file a YAML list of entries.
+
+One file per model family keeps suites easy to extend without editing a shared file. An entry::
+
+    - name: vae-mnist                  # unique within the suite
+      config: configs/vae.yaml         # a `lit-gen fit` config, relative to the repo root
+      overrides: {model.latent_dim: 32}   # dotted keys, given to the CLI as --key=value
+      budget: {max_epochs: 10}         # max_steps / max_epochs / max_time -> --trainer.*
+      seeds: [0, 1, 2]
+      metrics: [nelbo, nll]
+      metric_options: {nll: {num_samples: 200}}
+      reference: {nll: {value: 89.78, source: "pythae, MLP VAE"}}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BUDGET_KEYS = ("max_steps", "max_epochs", "max_time")
+ENTRY_KEYS = {"name", "config", "overrides", "budget", "seeds", "metrics", "metric_options",
+              "reference", "description"}
+
+
+class SuiteError(ValueError):
+    """A suite file is missing or malformed; the message names the file and the entry."""
+
+
+@dataclass
+class Entry:
+    """One row of a leaderboard: a config trained under a budget, then measured."""
+
+    name: str
+    config: str
+    metrics: list[str]
+    seeds: list[int] = field(default_factory=lambda: [0])
+    overrides: dict[str, Any] = field(default_factory=dict)
+    budget: dict[str, Any] = field(default_factory=dict)
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reference: dict[str, dict[str, Any]] | None = None
+    description: str = ""
+    source_file: str = ""
+
+    def cli_args(self, root: Path, seed: int) -> list[str]:
+        """Arguments for ``LitGenCLI``: config, overrides, budget and seed."""
+        args = ["--config", str(root / self.config)]
+        args += [f"--{key}={_cli_value(value)}" for key, value in self.overrides.items()]
+        args += [f"--trainer.{key}={_cli_value(value)}" for key, value in self.budget.items()]
+        args += [f"--seed_everything={seed}"]
+        return args
+
+    def config_hash(self, root: Path, seed: int, devices: int) -> str:
+        """Hash of everything that defines the run: entry fields, the config file's text, seed
+        and devices. A result whose hash differs is stale and is recomputed."""
+        payload = {k: v for k, v in asdict(self).items() if k not in ("reference", "description", "source_file")}
+        payload.update(seed=seed, devices=devices, config_text=(root / self.config).read_text())
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _cli_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
+
+
+def _entry(raw: Any, path: Path, root: Path) -> Entry:
+    where = f"{path}: entry {raw.get('name', '?') if isinstance(raw, dict) else raw!r}"
+    if not isinstance(raw, dict):
+        raise SuiteError(f"{where} is not a mapping")
+    unknown = set(raw) - ENTRY_KEYS
+    if unknown:
+        raise SuiteError(f"{where}: unknown keys {sorted(unknown)} (known: {sorted(ENTRY_KEYS)})")
+    for key in ("name", "config", "metrics"):
+        if key not in raw:
+            raise SuiteError(f"{where}: missing '{key}'")
+    if not (root / raw["config"]).is_file():
+        raise SuiteError(f"{where}: config file {raw['config']} does not exist under {root}")
+    budget = raw.get("budget") or {}
+    if set(budget) - set(BUDGET_KEYS):
+        raise SuiteError(f"{where}: budget keys must be among {BUDGET_KEYS}, got {sorted(budget)}")
+    seeds = raw.get("seeds", [0])
+    if not seeds or not all(isinstance(s, int) for s in seeds):
+        raise SuiteError(f"{where}: seeds must be a non-empty list of integers")
+    metrics = raw["metrics"]
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    return Entry(name=str(raw["name"]), config=str(raw["config"]), metrics=list(metrics), seeds=list(seeds),
+                 overrides=dict(raw.get("overrides") or {}), budget=dict(budget),
+                 metric_options=dict(raw.get("metric_options") or {}), reference=raw.get("reference"),
+                 description=str(raw.get("description", "")),
+                 source_file=str(path.relative_to(root)) if path.is_relative_to(root) else str(path))
+
+
+def suites_dir(root: Path) -> Path:
+    return root / "benchmarks" / "suites"
+
+
+def available_suites(root: Path) -> list[str]:
+    folder = suites_dir(root)
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+def load_suite(name_or_path: str, root: Path) -> list[Entry]:
+    """Entries of a suite, given by name (``benchmarks/suites/<name>/``) or as a folder/file path."""
+    candidate = Path(name_or_path)
+    folder = candidate if candidate.exists() else suites_dir(root) / name_or_path
+    if not folder.exists():
+        raise SuiteError(f"no suite '{name_or_path}': {folder} does not exist; known suites: "
+                         f"{', '.join(available_suites(root)) or 'none'}")
+    files = sorted(folder.glob("*.yaml")) if folder.is_dir() else [folder]
+    entries: list[Entry] = []
+    for path in files:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            raise SuiteError(f"{path} is not valid YAML: {err}") from None
+        if raw is None:
+            continue
+        if not isinstance(raw, list):
+            raise SuiteError(f"{path} must hold a YAML list of entries")
+        entries += [_entry(item, path.resolve(), root.resolve()) for item in raw]
+    names = [e.name for e in entries]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise SuiteError(f"suite '{name_or_path}' has duplicate entry names: {duplicates}")
+    return entries

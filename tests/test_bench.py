@@ -1,0 +1,167 @@
+"""`lit-gen bench`: end to end, result schema, resume after deletion / corruption / kill -9,
+and a 2-process DDP entry that reports the 1-process value."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lit_gen.bench.cli import main
+from lit_gen.bench.registry import MetricResult, available_metrics, get_metric, register_metric
+from lit_gen.bench.suite import SuiteError, load_suite
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_VAE = {
+    "config": "configs/vae.yaml",
+    "overrides": {"data.name": "digits", "data.batch_size": 50, "data.val_size": 200,
+                  "model.latent_dim": 4, "model.channels": [8, 16], "model.hidden": 32,
+                  "trainer.limit_train_batches": 3, "trainer.limit_val_batches": 1},
+    "budget": {"max_epochs": 1},
+    "metrics": ["nelbo", "nll"],
+    "metric_options": {"nll": {"num_samples": 4, "limit": 40}},
+}
+
+
+def make_suite(tmp_path: Path, names=("tiny-a",), seeds=(0,), **extra) -> Path:
+    folder = tmp_path / "suites" / "mini"
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = [{"name": n, **TINY_VAE, "seeds": list(seeds), **extra} for n in names]
+    (folder / "vae.yaml").write_text(yaml.safe_dump(entries))
+    return folder
+
+
+def bench(suite: Path, out: Path, *more: str) -> int:
+    return main(["--suite", str(suite), "--out", str(out), "--root", str(ROOT), *more])
+
+
+def test_quick_suite_loads_and_every_metric_is_registered():
+    for suite in ("quick", "cpu", "gpu"):
+        for entry in load_suite(suite, ROOT):
+            for metric in entry.metrics:
+                assert callable(get_metric(metric)), (suite, entry.name, metric)
+    assert {"nll", "nelbo", "test"} <= set(available_metrics())
+
+
+def test_run_writes_results_with_schema(tmp_path, capsys):
+    suite = make_suite(tmp_path, reference={"nll": {"value": 90.0, "source": "a paper"}})
+    assert bench(suite, tmp_path / "out") == 0
+    out = capsys.readouterr().out
+    assert "[1/1] tiny-a seed=0" in out and "nll=" in out
+    run = json.loads((tmp_path / "out/mini/runs/tiny-a/seed=0.json").read_text())
+    for key in ("entry", "model", "dataset", "seed", "metrics", "protocol", "wall_time_s", "throughput",
+                "devices", "config_hash", "versions"):
+        assert key in run
+    assert run["model"] == "VAE" and run["dataset"] == "digits" and run["devices"] == 1
+    assert run["protocol"]["nll"]["n_images"] == 40 and run["protocol"]["nll"]["num_samples"] == 4
+    assert set(run["versions"]) >= {"python", "torch", "lightning", "torchmetrics", "torch-fidelity", "lit-gen"}
+    assert run["metrics"]["nll"] <= run["metrics"]["test_nelbo"] + 1.0  # IS bound below the ELBO's
+    rows = json.loads((tmp_path / "out/mini/leaderboard.json").read_text())
+    assert len(rows) == 1
+    row = rows[0]
+    assert set(row) == {"entry", "model", "dataset", "metrics", "reference", "wall_time_s", "throughput", "devices"}
+    assert row["metrics"]["nll"] == {"mean": run["metrics"]["nll"], "std": 0.0, "n": 1}
+    assert row["reference"]["nll"]["value"] == 90.0
+    table = (tmp_path / "out/mini/leaderboard.md").read_text()
+    assert "| tiny-a | VAE | digits | nll" in table and "90.0 (a paper)" in table
+    assert (tmp_path / "out/mini/leaderboard.csv").read_text().startswith("entry,model,dataset,metric")
+    assert (tmp_path / "out/mini/leaderboard.png").stat().st_size > 1000
+
+
+def test_resume_recomputes_only_missing_or_corrupt_runs(tmp_path, capsys):
+    suite = make_suite(tmp_path, seeds=(0, 1))
+    out = tmp_path / "out"
+    assert bench(suite, out) == 0
+    runs = out / "mini/runs/tiny-a"
+    stamp = {p.name: json.loads(p.read_text())["finished_at"] + str(p.stat().st_mtime_ns) for p in runs.iterdir()}
+    capsys.readouterr()
+
+    (runs / "seed=1.json").unlink()
+    assert bench(suite, out) == 0
+    log = capsys.readouterr().out
+    assert "1 already done, 1 to run" in log
+    assert json.loads((runs / "seed=0.json").read_text())["finished_at"] + str((runs / "seed=0.json").stat().st_mtime_ns) == stamp["seed=0.json"]
+    assert (runs / "seed=1.json").exists()
+
+    text = (runs / "seed=0.json").read_text()
+    (runs / "seed=0.json").write_text(text[: len(text) // 2])  # truncated
+    assert bench(suite, out) == 0
+    log = capsys.readouterr().out
+    assert "not valid JSON" in log and "1 already done, 1 to run" in log
+    json.loads((runs / "seed=0.json").read_text())
+
+    leaderboard = json.loads((out / "mini/leaderboard.json").read_text())
+    assert leaderboard[0]["metrics"]["nll"]["n"] == 2
+
+
+def test_kill_minus_nine_loses_only_the_run_in_flight(tmp_path):
+    suite = make_suite(tmp_path, names=("tiny-a", "tiny-b"))
+    out = tmp_path / "out"
+    cmd = ["lit-gen", "bench", "--suite", str(suite), "--out", str(out), "--root", str(ROOT)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    first = out / "mini/runs/tiny-a/seed=0.json"
+    deadline = time.monotonic() + 400
+    while not first.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert first.exists()
+    before = first.read_text()
+    assert not list((out / "mini/runs").rglob("*.tmp"))  # atomic writes leave no partial file behind
+    assert bench(suite, out) == 0
+    assert first.read_text() == before  # the finished run was kept, not recomputed
+    assert (out / "mini/runs/tiny-b/seed=0.json").exists()
+
+
+def test_bad_suites_and_names_are_clear_errors(tmp_path, capsys):
+    folder = tmp_path / "suites" / "bad"
+    folder.mkdir(parents=True)
+    (folder / "a.yaml").write_text(yaml.safe_dump([{"name": "x", "config": "configs/nope.yaml", "metrics": ["nll"]}]))
+    with pytest.raises(SuiteError, match="nope.yaml does not exist"):
+        load_suite(str(folder), ROOT)
+    (folder / "a.yaml").write_text(yaml.safe_dump([{"name": "x", "config": "configs/vae.yaml", "metrics": ["nll"],
+                                                    "budget": {"epochs": 3}}]))
+    with pytest.raises(SuiteError, match="budget keys"):
+        load_suite(str(folder), ROOT)
+    assert main(["--suite", "no-such-suite", "--root", str(ROOT)]) == 2
+    assert "known suites" in capsys.readouterr().err
+    with pytest.raises(KeyError, match="unknown benchmark metric 'nope'"):
+        get_metric("nope")
+    with pytest.raises(ValueError, match="registered twice"):
+        register_metric("nll")(lambda *a, **k: MetricResult({}))
+
+
+@pytest.mark.ddp
+def test_two_process_ddp_entry_matches_one_process(tmp_path):
+    suite = make_suite(tmp_path, metrics=["nelbo"])
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = ["lit-gen", "bench", "--suite", str(suite), "--out", str(out), "--root", str(ROOT), "--devices", "2"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert result.stdout.count("[1/1] tiny-a seed=0") == 1  # progress printed by rank 0 only
+    runs = list((out / "mini/runs").rglob("*.json"))
+    assert len(runs) == 1
+    ddp = json.loads(runs[0].read_text())
+    assert ddp["devices"] == 2
+
+    # the same trained weights scored by one process give the same number
+    import lightning as L
+
+    from lit_gen.data import ImageDataModule
+    from lit_gen.models import VAE
+
+    ckpt = next((out / "mini/work").rglob("*.ckpt"))
+    model = VAE.load_from_checkpoint(ckpt)
+    data = ImageDataModule(name="digits", batch_size=50, val_size=200)
+    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                        default_root_dir=tmp_path)
+    one = get_metric("nelbo")(model, data, trainer).values["test_nelbo"]
+    assert one == pytest.approx(ddp["metrics"]["test_nelbo"], rel=1e-5)
