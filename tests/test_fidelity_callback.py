@@ -51,8 +51,20 @@ def test_callback_logs_named_metrics_with_protocol(single):
 
 
 def test_callback_rejects_unknown_metric():
-    with pytest.raises(ValueError, match="unknown metric"):
+    with pytest.raises(ValueError, match="unknown sample-quality metric"):
         FidelityCallback(metrics=("fid", "lpips"))
+
+
+def test_missing_inception_weights_stop_fit_at_setup_with_a_clear_error(monkeypatch, tmp_path):
+    import torch
+
+    monkeypatch.delenv("LIT_GEN_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, callbacks=[FidelityCallback(extractor="inception")],
+                        default_root_dir=str(tmp_path))
+    with pytest.raises(RuntimeError, match="LIT_GEN_INCEPTION_WEIGHTS"):
+        trainer.fit(VAE(latent_dim=2, channels=(4, 8), hidden=8), datamodule=ImageDataModule("digits"))
 
 
 @pytest.mark.ddp

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import lightning as L
 
 from lit_gen.metrics.extractors import resolve_extractor
-from lit_gen.metrics.fidelity import METRICS, FidelityResult, compute_fidelity
+from lit_gen.metrics.fidelity import FidelityResult, check_metric_names, compute_fidelity
 
 
 class FidelityCallback(L.Callback):
@@ -44,9 +44,7 @@ class FidelityCallback(L.Callback):
         super().__init__()
         if every_n_epochs < 1 or n_fake < 2 or (n_real is not None and n_real < 2):
             raise ValueError("every_n_epochs must be >= 1 and n_fake/n_real >= 2")
-        unknown = [m for m in metrics if m not in METRICS]
-        if unknown or not metrics:
-            raise ValueError(f"FidelityCallback: unknown metric(s) {unknown or list(metrics)}; choose from {METRICS}")
+        check_metric_names(metrics)
         self.every_n_epochs, self.metrics, self.extractor = every_n_epochs, list(metrics), extractor
         self.n_fake, self.n_real, self.split, self.seed = n_fake, n_real, split, seed
         self.cache, self.inception_weights = cache, inception_weights
@@ -61,12 +59,16 @@ class FidelityCallback(L.Callback):
         dm = trainer.datamodule
         if getattr(dm, "name", None) is None:
             raise ValueError("FidelityCallback needs an ImageDataModule (the reference images come from it)")
+        error = None
         if trainer.is_global_zero:  # train/find the classifier or weights once, before any epoch
-            resolve_extractor(self.extractor, dataset=dm.name, image_size=dm.image_size, root=dm.root,
-                              use_hub=dm.use_hub, cache=self.cache,
-                              inception_weights=self.inception_weights,
-                              classifier_epochs=self.classifier_epochs)
-        trainer.strategy.barrier("lit_gen_fidelity_setup")
+            try:
+                resolve_extractor(self.extractor, dataset=dm.name, image_size=dm.image_size,
+                                  root=dm.root, use_hub=dm.use_hub, cache=self.cache,
+                                  inception_weights=self.inception_weights,
+                                  classifier_epochs=self.classifier_epochs)
+            except Exception as err:  # every rank must hear of it, or the others wait forever
+                error = f"{type(err).__name__}: {err}"
+        self._raise_on_any_rank(trainer, error)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         epoch = trainer.current_epoch
@@ -80,12 +82,24 @@ class FidelityCallback(L.Callback):
 
     def measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
         """Compute on rank 0 and broadcast: every rank returns the same ``{name: value}``."""
-        values: dict[str, float] | None = None
+        values: dict[str, float] = {}
+        error = None
         if trainer.is_global_zero:
-            dm = trainer.datamodule
-            self.last_result = compute_fidelity(
-                pl_module, dm, self.metrics, self.extractor, self.n_fake, self.n_real, self.split,
-                self.seed, self.cache, inception_weights=self.inception_weights,
-                classifier_epochs=self.classifier_epochs)
-            values = self.last_result.values
+            try:
+                self.last_result = compute_fidelity(
+                    pl_module, trainer.datamodule, self.metrics, self.extractor, self.n_fake,
+                    self.n_real, self.split, self.seed, self.cache,
+                    inception_weights=self.inception_weights,
+                    classifier_epochs=self.classifier_epochs)
+                values = self.last_result.values
+            except Exception as err:
+                error = f"{type(err).__name__}: {err}"
+        self._raise_on_any_rank(trainer, error)
         return trainer.strategy.broadcast(values, src=0)
+
+    @staticmethod
+    def _raise_on_any_rank(trainer: L.Trainer, error: str | None) -> None:
+        """Broadcast rank 0's error (or None) and raise it everywhere: no rank is left waiting."""
+        error = trainer.strategy.broadcast(error, src=0)
+        if error is not None:
+            raise RuntimeError(f"FidelityCallback failed on rank 0: {error}")

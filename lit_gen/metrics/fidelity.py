@@ -115,10 +115,15 @@ class FidelityResult:
     protocol: dict[str, Any] = field(default_factory=dict)
 
 
-def _check_metrics(metrics: Sequence[str], extractor: Extractor) -> tuple[list[str], dict[str, str]]:
+def check_metric_names(metrics: Sequence[str]) -> None:
+    """A clear error for names outside ``fid``, ``kid``, ``is``, ``prc`` (or none at all)."""
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
-        raise ValueError(f"unknown sample-quality metric(s) {unknown or metrics}; choose from {METRICS}")
+        raise ValueError(f"unknown sample-quality metric(s) {unknown or list(metrics)}; choose from {METRICS}")
+
+
+def _check_metrics(metrics: Sequence[str], extractor: Extractor) -> tuple[list[str], dict[str, str]]:
+    check_metric_names(metrics)
     unavailable = {}
     if "is" in metrics and not extractor.supports_is:
         unavailable[f"is[{extractor.name}]"] = f"{extractor.name} has no logits layer"
@@ -192,6 +197,7 @@ def compute_fidelity(model: Any, datamodule: Any, metrics: Sequence[str] = ("fid
         seed: seeds the model's sampling, the reference subset and torch-fidelity's RNG.
         cache: cache root for the classifier and reference features (default ``~/.cache/lit_gen``).
     """
+    check_metric_names(metrics)  # before any classifier training or data loading
     name = getattr(datamodule, "name", None)
     if name is None:
         raise ValueError("sample-quality metrics need an ImageDataModule (with .name) for the reference images")
@@ -232,6 +238,7 @@ def compare_images(images1: torch.Tensor, images2: torch.Tensor, metrics: Sequen
     ``is`` is computed on ``images1``. ``dataset`` names the data set the classifier extractor
     is trained on. Nothing is cached except the classifier.
     """
+    check_metric_names(metrics)
     ext = resolve_extractor(extractor, dataset=dataset, image_size=image_size or images1.shape[-1],
                             root=root, use_hub=use_hub, cache=cache,
                             inception_weights=inception_weights, classifier_epochs=classifier_epochs)
