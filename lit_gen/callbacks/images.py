@@ -50,9 +50,9 @@ class ImageGridCallback(L.Callback):
 
     def write(self, trainer: L.Trainer, pl_module: L.LightningModule, tag: str) -> list[Path]:
         """Write the grids now; returns the files written (empty on ranks other than 0)."""
+        folder = self.output_dir(trainer)  # a collective call under DDP: every rank takes it
         if not trainer.is_global_zero:
             return []
-        folder = self.output_dir(trainer)
         os.makedirs(folder, exist_ok=True)
         written = []
         was_training = pl_module.training

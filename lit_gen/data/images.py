@@ -13,7 +13,9 @@ from typing import Literal
 
 import lightning as L
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from lit_gen.data.sources import locate_and_load
@@ -153,7 +155,12 @@ class ImageDataModule(L.LightningDataModule):
     def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError("call setup() before asking for a dataloader")
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle,
+        sampler = None
+        if not shuffle and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            # Lightning's default DistributedSampler pads uneven shards with repeated images,
+            # which would bias validation/test means; each image is scored exactly once instead.
+            sampler = UnrepeatedDistributedSampler(dataset, shuffle=False)
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
                           drop_last=False)
 
