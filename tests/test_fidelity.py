@@ -185,3 +185,21 @@ def test_inception_ts_separates_mnist_from_fashion(shared_data):
     same = compare_images(mnist_train, mnist_test, ("fid",), "inception-ts").values["fid[inception-ts]"]
     other = compare_images(mnist_test, fashion, ("fid",), "inception-ts").values["fid[inception-ts]"]
     assert 0 < same < other
+
+
+def test_resnet_classifier_extractor_shapes_for_colour_images(tmp_path):
+    from lit_gen.nn.classifiers import build_classifier
+
+    torch.manual_seed(0)
+    net = build_classifier("resnet", in_channels=3, num_classes=10)
+    path = tmp_path / "resnet.pt"
+    torch.save({"arch": "resnet", "arch_kwargs": {"in_channels": 3, "num_classes": 10},
+                "state_dict": net.state_dict()}, path)
+    ext = ClassifierFeatures("lit-gen-classifier", ["penultimate", "logits"], str(path))
+    x = (torch.rand(4, 3, 32, 32) * 255).to(torch.uint8)
+    feats, logits = ext(x)
+    assert feats.shape == (4, 128) and logits.shape == (4, 10)
+    with torch.no_grad():  # the extractor is the network's own split: head(features) = logits
+        assert torch.allclose(net.eval()(x.float() / 255), logits, atol=1e-5)
+    with pytest.raises(ValueError, match="uint8"):
+        ext(x.float())
