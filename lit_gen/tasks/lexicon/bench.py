@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from lit_gen.bench.registry import MetricResult, register_metric
+from lit_gen.tasks.lexicon.data import _slice
 from lit_gen.tasks.lexicon.io import raw_of, read_lines
 from lit_gen.tasks.lexicon.scoring import LexiconScore, SighanScore
 
@@ -38,9 +39,15 @@ def segmenter_for(name: str, model=None):
 
 @register_metric("seg_f1")
 def seg_f1(model, datamodule, trainer, segmenter: str = "model", gold: str | None = None,
-           gold_format: str = "segmented", training_words: str | None = None) -> MetricResult:
-    """Score a segmentation of the gold text (``gold`` or the data module's gold file)."""
-    lines = read_lines(gold, gold_format) if gold else datamodule.load_gold()
+           gold_format: str = "segmented", gold_lines: str | None = None,
+           training_words: str | None = None) -> MetricResult:
+    """Score a segmentation of the gold text (``gold`` or the data module's gold file);
+    ``gold_lines``: a ``"start:stop"`` slice of ``gold`` (e.g. the PFR dev split ``"-2000:"``)."""
+    if gold:
+        root = getattr(datamodule.hparams, "data_root", None)
+        lines = read_lines(gold, gold_format, data_root=root)[_slice(gold_lines)]
+    else:
+        lines = datamodule.load_gold()
     raw = raw_of(lines)
     seg = segmenter_for(segmenter, model)
     start = time.perf_counter()
@@ -54,7 +61,8 @@ def seg_f1(model, datamodule, trainer, segmenter: str = "model", gold: str | Non
     types.update(pred, lines)
     chars = sum(map(len, raw))
     protocol = {
-        "gold": gold or datamodule.hparams.gold_file, "gold_lines": getattr(datamodule.hparams, "gold_lines", None),
+        "gold": gold or datamodule.hparams.gold_file,
+        "gold_lines": gold_lines if gold else getattr(datamodule.hparams, "gold_lines", None),
         "segmenter": segmenter, "lines": len(lines), "gold_words": int(sighan.gold.item()), "chars": chars,
         "segment_seconds": round(seconds, 3), "chars_per_second": round(chars / seconds) if seconds else None,
         "scoring": "SIGHAN 2005 score semantics (LCS word alignment per line)",

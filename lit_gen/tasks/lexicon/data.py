@@ -1,7 +1,7 @@
 """``TextCorpusDataModule``: raw training text and a segmented gold file for the lexicon task.
 
 Training batches are lists of raw lines (``str``); test batches are pairs ``(raw_lines,
-gold_words)``. Under DDP each rank reads every ``world_size``-th batch itself (an iterable
+gold_words)``. Under DDP each rank reads every ``world_size``-th line itself (an iterable
 dataset, so Lightning adds no ``DistributedSampler``, whose padding would count some lines
 twice): each line is counted exactly once across ranks.
 
@@ -20,13 +20,18 @@ from lit_gen.tasks.lexicon.io import Format, raw_of, read_lines
 
 
 class _Batches(IterableDataset):
-    """Yields this rank's share of ``batches`` (a list), round-robin over ranks."""
+    """Yields this rank's lines (every ``world``-th, so no rank is left without data when
+    there are at least ``world`` lines) in batches of ``size``, made by ``make``."""
 
-    def __init__(self, batches: list, rank: int, world: int):
-        self.batches, self.rank, self.world = batches, rank, world
+    def __init__(self, items: list, size: int, rank: int, world: int, make=lambda b: b):
+        self.items, self.size, self.make = items[rank::world], size, make
 
     def __iter__(self) -> Iterator:
-        return iter(self.batches[self.rank::self.world])
+        return (self.make(self.items[i:i + self.size]) for i in range(0, len(self.items), self.size))
+
+
+def _identity(batch):
+    return batch
 
 
 def _slice(spec: str | None) -> slice:
@@ -118,11 +123,8 @@ class TextCorpusDataModule(L.LightningDataModule):
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
     def train_dataloader(self) -> DataLoader:
-        lines, bs = self.load_train(), self.hparams.batch_size
-        batches = [lines[i:i + bs] for i in range(0, len(lines), bs)]
-        return DataLoader(_Batches(batches, *self._rank()), batch_size=None)
+        return DataLoader(_Batches(self.load_train(), self.hparams.batch_size, *self._rank()), batch_size=None)
 
     def test_dataloader(self) -> DataLoader:
-        gold, bs = self.load_gold(), self.hparams.batch_size
-        batches = [(raw_of(gold[i:i + bs]), gold[i:i + bs]) for i in range(0, len(gold), bs)]
-        return DataLoader(_Batches(batches, *self._rank()), batch_size=None, collate_fn=lambda b: b)
+        batches = _Batches(self.load_gold(), self.hparams.batch_size, *self._rank(), make=lambda b: (raw_of(b), b))
+        return DataLoader(batches, batch_size=None, collate_fn=_identity)

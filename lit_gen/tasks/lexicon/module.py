@@ -68,6 +68,9 @@ class LexiconModule(L.LightningModule):
         self.config = BuildConfig(method, max_n, min_prob, min_pmi, redundancy_pmi, min_count,
                                   tuple(min_cohesion), em_iters, max_word_len, word_bonus)
         self.automatic_optimization = False
+        # DistributedDataParallel refuses a module without trainable parameters; this one is
+        # never used (no backward pass ever runs), it only lets `strategy: ddp` start.
+        self.ddp_anchor = torch.nn.Parameter(torch.zeros(1))
         self.counter = NgramCounter(max_n)
         self.lexicon: Lexicon | None = Lexicon.load(lexicon_path) if lexicon_path else None
         self.stats: dict[str, float] = {}
