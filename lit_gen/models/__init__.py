@@ -1,7 +1,8 @@
 """LightningModules, one file per model family."""
 
 from lit_gen.models.cluster_vae import ClusterVAE
+from lit_gen.models.gan import GAN
 from lit_gen.models.vae import VAE
 from lit_gen.models.vib import VIBClassifier
 
-__all__ = ["ClusterVAE", "VAE", "VIBClassifier"]
+__all__ = ["ClusterVAE", "GAN", "VAE", "VIBClassifier"]

@@ -1,0 +1,279 @@
+"""One GAN LightningModule with pluggable objectives and regularisers (manual optimisation).
+
+Per training batch: one discriminator (critic) step; every ``n_critic``-th batch also one
+generator step. The module counts generator steps itself (``g_step``, saved in checkpoints;
+Lightning's ``global_step`` counts the steps of both optimisers) and stops at ``g_steps``.
+Images are in [0, 1] outside the module and in [−1, 1] inside (the generator ends in tanh).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torchmetrics import MeanMetric
+
+from lit_gen.bench.registry import MetricResult, register_metric
+from lit_gen.losses.gan import get_objective, r1_penalty
+from lit_gen.nn.gan import DCGANDiscriminator, DCGANGenerator, ResNetDiscriminator32, ResNetGenerator32, VDBHead
+from lit_gen.utils.checks import check_finite, check_image_shape
+
+ARCHS = {"dcgan": (DCGANGenerator, DCGANDiscriminator), "resnet": (ResNetGenerator32, ResNetDiscriminator32)}
+
+
+class GAN(L.LightningModule):
+    """GAN for ``in_channels × image_size × image_size`` images in [0, 1].
+
+    Args:
+        in_channels, image_size: image shape (DCGAN: 28, 32 or 64 px; ResNet: 32 px).
+        latent_dim: size of the generator's N(0, I) noise.
+        arch: ``dcgan`` or ``resnet`` (SNGAN ResNet, 32 px).
+        g_width, d_width: base channel widths of the generator / discriminator.
+        objective: a name registered in :data:`lit_gen.losses.gan.OBJECTIVES` (``sgan``,
+            ``lsgan``, ``hinge``, ``rsgan``, ``rasgan``, ``wgan_gp``, ``wgan_div``, ``gan_qp``).
+        objective_args: keyword options of that objective, e.g. ``{gp_weight: 10}`` (wgan_gp),
+            ``{k: 2, p: 6, points: real_fake}`` (wgan_div), ``{lam: 10, distance: l1}`` (gan_qp).
+        n_critic: discriminator steps per generator step.
+        lr_g, lr_d, betas_g, betas_d: Adam settings of each network (TTUR: lr_d > lr_g).
+        r1_gamma, r2_gamma: weight γ of γ/2·E‖∇D‖² on real (R1) / fake (R2) images; 0 = off.
+        spectral_norm: spectral normalisation on every conv/linear layer of the discriminator.
+        vdb: variational discriminator bottleneck with ``vdb_dim`` codes, information constraint
+            ``vdb_info`` (I_c, nats per image) and dual step ``vdb_step`` (α_β).
+        ema_decay: if > 0, sample from an exponential moving average of the generator.
+        g_steps: stop after this many generator steps (None: the trainer's limits decide).
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        image_size: int = 28,
+        latent_dim: int = 64,
+        arch: Literal["dcgan", "resnet"] = "dcgan",
+        g_width: int = 64,
+        d_width: int = 64,
+        objective: str = "sgan",
+        objective_args: dict[str, Any] | None = None,
+        n_critic: int = 1,
+        lr_g: float = 2e-4,
+        lr_d: float = 2e-4,
+        betas_g: Sequence[float] = (0.5, 0.999),
+        betas_d: Sequence[float] = (0.5, 0.999),
+        r1_gamma: float = 0.0,
+        r2_gamma: float = 0.0,
+        spectral_norm: bool = False,
+        vdb: bool = False,
+        vdb_dim: int = 32,
+        vdb_info: float = 0.5,
+        vdb_step: float = 1e-5,
+        ema_decay: float = 0.0,
+        g_steps: int | None = None,
+    ):
+        super().__init__()
+        if arch not in ARCHS:
+            raise ValueError(f"arch must be one of {sorted(ARCHS)}, got {arch!r}")
+        if n_critic < 1:
+            raise ValueError(f"n_critic must be >= 1, got {n_critic}")
+        if min(r1_gamma, r2_gamma, vdb_info, vdb_step) < 0:
+            raise ValueError("r1_gamma, r2_gamma, vdb_info and vdb_step must be >= 0")
+        if not 0.0 <= ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
+        self.objective = get_objective(objective)
+        self.d_args, self.g_args = self.objective.split_args(dict(objective_args or {}))
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.generator = self.build_generator()
+        self.discriminator = self.build_discriminator()
+        if vdb:  # the linear head becomes a stochastic bottleneck followed by a linear score
+            self.discriminator.head = VDBHead(self.discriminator.feature_dim, vdb_dim)
+        if spectral_norm:
+            for module in list(self.discriminator.modules()):
+                if isinstance(module, (nn.Conv2d, nn.Linear)):
+                    _spectral_norm(module)
+        self.ema = None
+        if ema_decay > 0:
+            self.ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+            self.ema.requires_grad_(False)
+        # counters and the VDB multiplier are buffers: saved in checkpoints, resumed exactly
+        self.register_buffer("g_step", torch.zeros((), dtype=torch.long))
+        self.register_buffer("d_step", torch.zeros((), dtype=torch.long))
+        self.register_buffer("vdb_beta", torch.zeros(()))
+        self.epoch_means = nn.ModuleDict({name: MeanMetric() for name in
+                                          ("d_loss", "g_loss", "d_real", "d_fake", "kl", "val_d_real", "val_d_fake")})
+
+    # ----- networks: override in a subclass to change them -----
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.hparams.in_channels, self.hparams.image_size, self.hparams.image_size)
+
+    def build_generator(self) -> nn.Module:
+        h = self.hparams
+        return ARCHS[h.arch][0](h.latent_dim, h.in_channels, h.image_size, h.g_width)
+
+    def build_discriminator(self) -> nn.Module:
+        """Must have ``body`` (images → ``(B, feature_dim)``), ``feature_dim`` and ``head``."""
+        h = self.hparams
+        return ARCHS[h.arch][1](h.in_channels, h.image_size, h.d_width)
+
+    # ----- the model -----
+    def critic(self, x: Tensor, sample: bool = True) -> tuple[Tensor, Tensor | None]:
+        """Scores ``(B,)`` of images in [−1, 1] and, with VDB, the per-image KL ``(B,)`` (nats)."""
+        out = self.discriminator.head(self.discriminator.body(x)) if not self.hparams.vdb else \
+            self.discriminator.head(self.discriminator.body(x), sample=sample)
+        return (out[0], out[1]) if self.hparams.vdb else (out.squeeze(1), None)
+
+    def score(self, x: Tensor) -> Tensor:
+        """Deterministic scores (VDB: at the encoder mean): what penalties and the generator use."""
+        return self.critic(x, sample=False)[0]
+
+    def noise(self, n: int) -> Tensor:
+        return torch.randn(n, self.hparams.latent_dim, device=self.device)
+
+    def discriminator_loss(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Objective + regularisers for one D step; ``real``/``fake`` ``(B, C, H, W)`` in [−1, 1]."""
+        h = self.hparams
+        s_real, kl_real = self.critic(real)
+        s_fake, kl_fake = self.critic(fake)
+        loss = self.objective.d_loss(s_real, s_fake, real=real, fake=fake, critic=self.score, **self.d_args)
+        stats = {"d_real": s_real.detach(), "d_fake": s_fake.detach()}
+        if h.r1_gamma > 0:
+            loss = loss + r1_penalty(self.score, real, h.r1_gamma)
+        if h.r2_gamma > 0:
+            loss = loss + r1_penalty(self.score, fake, h.r2_gamma)
+        if h.vdb:
+            kl = 0.5 * (kl_real.mean() + kl_fake.mean())
+            loss = loss + self.vdb_beta * (kl - h.vdb_info)
+            stats["kl"] = kl.detach()
+        return loss, stats
+
+    def generator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        """Generator loss for ``fake = G(z)`` (with graph); D is scored deterministically."""
+        return self.objective.g_loss(self.score(real), self.score(fake), real=real, fake=fake,
+                                     critic=self.score, **self.g_args)
+
+    @torch.no_grad()
+    def update_vdb_beta(self, kl: Tensor) -> None:
+        """Dual ascent on the information constraint: β ← max(0, β + α_β (KL − I_c))."""
+        self.vdb_beta.add_(self.hparams.vdb_step * (kl - self.hparams.vdb_info)).clamp_(min=0.0)
+
+    @property
+    def sampler(self) -> nn.Module:
+        return self.ema.module if self.ema is not None else self.generator
+
+    @torch.no_grad()
+    def sample(self, n: int) -> Tensor:
+        """``n`` images ``(n, C, H, W)`` in [0, 1] (from the EMA generator when ``ema_decay`` > 0)."""
+        return ((self.sampler(self.noise(n)) + 1) / 2).clamp(0.0, 1.0)
+
+    # ----- Lightning hooks -----
+    def setup(self, stage: str) -> None:
+        check_image_shape(self, self.image_shape)
+
+    @staticmethod
+    def _images(batch) -> Tensor:
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return x * 2 - 1
+
+    def _log_mean(self, name: str, value: Tensor, stage: str = "train", prog_bar: bool = False) -> None:
+        metric = self.epoch_means[name]
+        metric.update(value.detach())
+        self.log(f"{stage}/{name.removeprefix('val_')}", metric, on_step=False, on_epoch=True, prog_bar=prog_bar)
+
+    def training_step(self, batch, batch_idx: int) -> None:
+        h, real = self.hparams, self._images(batch)
+        opt_g, opt_d = self.optimizers()
+        step = int(self.g_step)
+
+        self.toggle_optimizer(opt_d)
+        with torch.no_grad():
+            fake = self.generator(self.noise(real.shape[0]))
+        d_loss, stats = self.discriminator_loss(real, fake)
+        check_finite(d_loss, f"discriminator loss (objective {h.objective})", step)
+        opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(d_loss)
+        opt_d.step()
+        self.untoggle_optimizer(opt_d)
+        self.d_step += 1
+        if h.vdb:
+            self.update_vdb_beta(stats["kl"])
+            self._log_mean("kl", stats["kl"])
+            self.log("train/vdb_beta", self.vdb_beta, on_step=True, on_epoch=False)
+        self._log_mean("d_loss", d_loss, prog_bar=True)
+        self._log_mean("d_real", stats["d_real"])
+        self._log_mean("d_fake", stats["d_fake"])
+
+        if int(self.d_step) % h.n_critic:
+            return
+        self.toggle_optimizer(opt_g)
+        g_loss = self.generator_loss(real, self.generator(self.noise(real.shape[0])))
+        check_finite(g_loss, f"generator loss (objective {h.objective})", step)
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(g_loss)
+        opt_g.step()
+        self.untoggle_optimizer(opt_g)
+        self.g_step += 1
+        if self.ema is not None:
+            self.ema.update_parameters(self.generator)
+        self._log_mean("g_loss", g_loss, prog_bar=True)
+        self.log("train/g_step", self.g_step.float(), on_step=True, on_epoch=False)
+        if h.g_steps is not None and int(self.g_step) >= h.g_steps:
+            self.trainer.should_stop = True
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        """Mean critic scores of held-out real images and of samples (a cheap health signal)."""
+        real = self._images(batch)
+        self._log_mean("val_d_real", self.score(real), "val")
+        self._log_mean("val_d_fake", self.score(self.sample(real.shape[0]) * 2 - 1), "val")
+
+    def configure_optimizers(self):
+        h = self.hparams
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=h.lr_g, betas=tuple(h.betas_g))
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=h.lr_d, betas=tuple(h.betas_d))
+        return [opt_g, opt_d]
+
+
+@register_metric("gan_step_time")
+def gan_step_time(model: GAN, datamodule, trainer, iterations: int = 10, warmup: int = 2) -> MetricResult:
+    """Wall time of D and G steps, milliseconds, on a copy of the trained model (the model itself
+    is untouched), one fixed training batch, plain Adam steps; the same code path as training.
+
+    Values: ``d_step_ms`` (one discriminator step), ``g_step_ms`` (one generator step) and
+    ``g_iteration_ms`` (``n_critic`` D steps + 1 G step: the cost of one generator step of training).
+    """
+    net = copy.deepcopy(model).train()
+    opt_g, opt_d = net.configure_optimizers()
+    real = GAN._images(next(iter(datamodule.train_dataloader()))).to(net.device)
+    d_ms, g_ms = [], []
+    for it in range(warmup + iterations):
+        t0 = time.perf_counter()
+        net.generator.requires_grad_(False)
+        with torch.no_grad():
+            fake = net.generator(net.noise(real.shape[0]))
+        d_loss, _ = net.discriminator_loss(real, fake)
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        net.generator.requires_grad_(True)
+        t1 = time.perf_counter()
+        net.discriminator.requires_grad_(False)
+        g_loss = net.generator_loss(real, net.generator(net.noise(real.shape[0])))
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        net.discriminator.requires_grad_(True)
+        t2 = time.perf_counter()
+        if it >= warmup:
+            d_ms.append(1e3 * (t1 - t0))
+            g_ms.append(1e3 * (t2 - t1))
+    d, g = sorted(d_ms)[len(d_ms) // 2], sorted(g_ms)[len(g_ms) // 2]
+    n_critic = model.hparams.n_critic
+    return MetricResult({"d_step_ms": d, "g_step_ms": g, "g_iteration_ms": n_critic * d + g},
+                        {"statistic": "median", "iterations": iterations, "warmup": warmup,
+                         "batch_size": int(real.shape[0]), "n_critic": n_critic,
+                         "threads": torch.get_num_threads(), "device": str(net.device)})
