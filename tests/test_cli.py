@@ -37,7 +37,12 @@ def test_env_prints_versions(capsys):
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[str(c.relative_to(ROOT)) for c in CONFIGS])
 def test_every_config_parses_and_instantiates(config, tmp_path):
-    cli = LitGenCLI(args=["--config", str(config), f"--trainer.default_root_dir={tmp_path}"], run=False)
+    try:
+        cli = LitGenCLI(args=["--config", str(config), f"--trainer.default_root_dir={tmp_path}"], run=False)
+    except (ValueError, FileNotFoundError) as err:
+        if "LIT_GEN_DATA" in str(err) and not os.environ.get("LIT_GEN_DATA"):
+            pytest.skip(f"{config.name} reads the shared data at construction; LIT_GEN_DATA is unset")
+        raise
     assert cli.model is not None and cli.trainer is not None
 
 

@@ -256,3 +256,24 @@ def test_empty_corpus_is_refused():
 
 def test_pfr_format_strips_tags_and_brackets():
     assert parse_lines("[中央/n  人民/n  电台/n]nt  １/m  张/q\n\n", "pfr") == [["中央", "人民", "电台", "１", "张"]]
+
+
+def test_templates_link_strong_skip_gram_pairs():
+    from lit_gen.tasks.lexicon.templates import count_templates, sentences
+
+    assert sentences([["我", "爱", "，", "你", "。"]]) == [["我", "爱"], ["你"]]
+    lines = [["从", "北京", "到", "上海", "。"]] * 30 + [["从", "天津", "到", "广州"]] * 30
+    lines += [["他", "说", "好"]] * 40
+    counts = count_templates(lines, window=3, min_count=10, min_pmi=0.5)
+    # 从…到 links over a gap; the adjacent pair 他 说 is a template without gaps
+    assert counts["从 X 到"] == 60 and counts["他 说"] == 40 and counts["北京 X 上海"] == 30
+    assert all(not t.startswith("X") and not t.endswith("X") for t in counts)
+
+
+def test_parser_nests_templates_to_maximise_log_probability():
+    from lit_gen.tasks.lexicon.templates import TemplateParser
+
+    parser = TemplateParser({"从 X 到": 5, "我 X 你": 3}, {"从": 10, "北京": 4, "到": 10, "上海": 4, "我": 10, "你": 10})
+    assert parser.parse(["从", "北京", "到", "上海"]) == "[从 {北京} 到] 上海"
+    assert parser.parse(["我", "从", "北京", "到", "上海", "你"]) == "[我 {[从 {北京} 到] 上海} 你]"
+    assert parser.parse(["北京"]) == "北京"

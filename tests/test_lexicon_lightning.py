@@ -77,6 +77,13 @@ def test_cli_build_segment_score_and_errors(tmp_path, capsys):
     capsys.readouterr()
     assert lit_gen_main(["lexicon", "score", "--gold", str(tmp_path / "gold.txt"), "--pred", str(seg)]) == 0
     assert '"F1"' in capsys.readouterr().out
+    tpl, trees = tmp_path / "tpl.tsv", tmp_path / "trees.txt"
+    assert lit_gen_main(["lexicon", "templates", "--lexicon", str(lex), "--input", str(tmp_path / "train.txt"),
+                         "--min-count", "5", "--out", str(tpl)]) == 0
+    assert tpl.read_text(encoding="utf-8").startswith("template\tcount\n")
+    assert lit_gen_main(["lexicon", "parse", "--lexicon", str(lex), "--templates", str(tpl),
+                         "--input", str(tmp_path / "train.txt"), "--out", str(trees)]) == 0
+    assert len(trees.read_text(encoding="utf-8").splitlines()) == 1400
     (tmp_path / "gbk.txt").write_bytes("今天天气不错".encode("gbk"))
     bad = tmp_path / "bad.tsv"
     assert lit_gen_main(["lexicon", "build", "--input", str(tmp_path / "gbk.txt"), "--out", str(bad)]) == 1
