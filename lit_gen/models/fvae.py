@@ -1,0 +1,159 @@
+"""f-VAE (Su & Wu 2018, "f-VAEs: Improve VAEs with Conditional Flows").
+
+The posterior is a conditional flow, ``z = F(h)``, ``h = σ₁u + E(x)``, ``u ~ N(0, I)``, with
+``z`` the same size as ``x`` (no bottleneck); the likelihood is ``N(x; G(h), σ₂²I)`` and the
+prior ``p(z) = N(0, I)``. The per-image negative ELBO, in nats, is
+
+    ‖G(h) − x‖²/(2σ₂²) + D·log σ₂ + (D/2)·log 2π            (reconstruction, −log p(x|z))
+  + ½‖F(h)‖² − log|det ∂F/∂h| − D·log σ₁ − ½‖u‖²           (KL(q(z|x) ‖ p(z)), one sample)
+
+(the two ``(D/2)·log 2π`` of log p(z) and log q(z|x) cancel). As for :class:`~lit_gen.models.Glow`
+pixels are uniformly dequantized, so the bound converts to discrete bits/dim (``*/bpd``: an
+upper bound, directly comparable with Glow's). Sampling: ``z ~ N(0, T²I)``, ``x = G(F⁻¹(z))``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics import MeanMetric
+
+from lit_gen.models.glow import dequantize, to_bits_per_dim
+from lit_gen.nn.flows import GlowFlow
+from lit_gen.nn.fvae import ResidualImageNet
+from lit_gen.utils.checks import check_finite, check_image_shape
+
+
+class FVAE(L.LightningModule):
+    """f-VAE for ``in_channels × image_size × image_size`` images in [0, 1].
+
+    Args:
+        in_channels: image channels (1 for MNIST, 3 for CIFAR-10).
+        image_size: image side; divisible by ``2 ** levels``.
+        hidden: width of the residual encoder E and decoder G.
+        blocks: residual blocks in E and in G.
+        levels: scales of the flow F.
+        steps: flow steps per scale.
+        flow_hidden: coupling-network width of F.
+        coupling: ``additive`` (the paper) or ``affine``.
+        sigma1: initial σ₁ (posterior noise scale, learned).
+        sigma2: initial σ₂ (pixel std of the likelihood, learned; pixels in [0, 1]).
+        lr: Adam learning rate (linear warm-up over ``warmup_steps``).
+        warmup_steps: optimizer steps of warm-up.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        image_size: int = 28,
+        hidden: int = 64,
+        blocks: int = 2,
+        levels: int = 2,
+        steps: int = 4,
+        flow_hidden: int = 64,
+        coupling: Literal["additive", "affine"] = "additive",
+        sigma1: float = 0.1,
+        sigma2: float = 0.1,
+        lr: float = 1e-3,
+        warmup_steps: int = 200,
+    ):
+        super().__init__()
+        if sigma1 <= 0 or sigma2 <= 0:
+            raise ValueError(f"sigma1 and sigma2 must be > 0, got {sigma1}, {sigma2}")
+        self.save_hyperparameters()
+        self.encoder = ResidualImageNet(in_channels, hidden, blocks)
+        self.decoder = ResidualImageNet(in_channels, hidden, blocks)
+        self.flow = GlowFlow(self.image_shape, levels, steps, flow_hidden, coupling)
+        self.log_sigma1 = nn.Parameter(torch.tensor(math.log(sigma1)))
+        self.log_sigma2 = nn.Parameter(torch.tensor(math.log(sigma2)))
+        self.epoch_means = nn.ModuleDict({
+            f"{stage}_{name}": MeanMetric()
+            for stage in ("train", "val", "test") for name in ("nelbo", "recon", "kl", "bpd")
+        })
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.hparams.in_channels, self.hparams.image_size, self.hparams.image_size)
+
+    def posterior_noise(self, y: torch.Tensor) -> torch.Tensor:
+        """``u ~ N(0, I)`` shaped like ``y``; in evaluation a fixed function of each image."""
+        if self.training:
+            return torch.randn_like(y)
+        gen = torch.Generator().manual_seed(1)
+        bank = torch.randn(1024, *y.shape[1:], generator=gen).to(y)
+        proj = torch.rand(y[0].numel(), generator=gen, dtype=torch.float64).to(y.device)
+        return bank[(y.flatten(1).double() @ proj * 7919.0).floor().long() % bank.shape[0]]
+
+    def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-image ``recon``, ``kl``, ``nelbo`` (nats) and ``bpd`` (bits/dim), each ``(B,)``."""
+        y = dequantize(x, 8, self.training) + 0.5  # in [0, 1), like x
+        d = y[0].numel()
+        u = self.posterior_noise(y)
+        h = self.log_sigma1.exp() * u + self.encoder(y)
+        z, logdet = self.flow(h)
+        sq_err = (self.decoder(h) - y).pow(2).flatten(1).sum(1)
+        recon = 0.5 * sq_err * (-2 * self.log_sigma2).exp() + d * (self.log_sigma2 + 0.5 * math.log(2 * math.pi))
+        kl = 0.5 * z.pow(2).flatten(1).sum(1) - logdet - d * self.log_sigma1 - 0.5 * u.pow(2).flatten(1).sum(1)
+        nelbo = recon + kl
+        # the density of y − ½ equals that of y (a shift), so Glow's conversion applies as is
+        return {"nelbo": nelbo, "recon": recon, "kl": kl, "bpd": to_bits_per_dim(-nelbo, d, 8)}
+
+    @torch.no_grad()
+    def sample(self, n: int, temperature: float = 1.0) -> torch.Tensor:
+        """``z ~ N(0, T²I)``, ``x = G(F⁻¹(z))``: ``(n, C, H, W)`` in [0, 1]."""
+        z = torch.randn(n, *self.image_shape, device=self.device) * temperature
+        return self.decoder(self.flow.inverse(z)).clamp(0.0, 1.0)
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """``G(E(x))`` (the posterior at u = 0): ``(B, C, H, W) → (B, C, H, W)`` in [0, 1]."""
+        return self.decoder(self.encoder(x)).clamp(0.0, 1.0)
+
+    @torch.no_grad()
+    def interpolate(self, x_a: torch.Tensor, x_b: torch.Tensor, num: int = 8) -> torch.Tensor:
+        """Images along the straight line between ``F(E(x_a))`` and ``F(E(x_b))`` in the
+        Gaussian latent space: ``(B, C, H, W) × 2 → (B, num, C, H, W)`` in [0, 1]; the first and
+        last columns are the reconstructions of ``x_a`` and ``x_b``."""
+        z_a, _ = self.flow(self.encoder(x_a))
+        z_b, _ = self.flow(self.encoder(x_b))
+        t = torch.linspace(0, 1, num, device=z_a.device, dtype=z_a.dtype).view(1, num, 1, 1, 1)
+        z = ((1 - t) * z_a.unsqueeze(1) + t * z_b.unsqueeze(1)).flatten(0, 1)
+        return self.decoder(self.flow.inverse(z)).clamp(0.0, 1.0).unflatten(0, (x_a.shape[0], num))
+
+    def setup(self, stage: str) -> None:
+        check_image_shape(self, self.image_shape)
+
+    def _step(self, batch, stage: str) -> torch.Tensor:
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        terms = self.loss_terms(x)
+        loss = terms["bpd"].mean()  # nelbo scaled to bits/dim: same optimum, lr independent of D
+        if stage == "train":
+            check_finite(loss, "training loss (nelbo bits/dim)", self.global_step)
+            self.log("train/loss_step", loss, prog_bar=True, on_step=True, on_epoch=False)
+            self.log("train/sigma1", self.log_sigma1.exp(), on_step=True, on_epoch=False)
+            self.log("train/sigma2", self.log_sigma2.exp(), on_step=True, on_epoch=False)
+        for name, values in terms.items():
+            metric = self.epoch_means[f"{stage}_{name}"]
+            metric.update(values.detach())
+            self.log(f"{stage}/{name}", metric, on_step=False, on_epoch=True,
+                     prog_bar=stage == "val" and name == "bpd")
+        return loss
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+        warmup = max(1, self.hparams.warmup_steps)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
