@@ -103,4 +103,9 @@ def test_fit_checkpoint_writer_cli_and_predict(tmp_path, capsys):
     rules = couplet_rules(writer.model, dm, None).values
     assert rules["rule_equal_length"] == rules["rule_punctuation"] == rules["rule_repeat_alignment"] == 100
 
-    assert lit_gen_main(["predict", *common, f"--ckpt_path={ckpt}"]) == 0
+    uppers = tmp_path / "predict.txt"
+    uppers.write_text("山高水长\n\n春眠\n晚风摇树树还挺\n", encoding="utf-8")
+    assert lit_gen_main(["predict", *common, f"--ckpt_path={ckpt}", f"--data.predict_file={uppers}",
+                         "--trainer.callbacks+=lit_gen.tasks.couplet.CoupletPredictionWriter",
+                         f"--trainer.callbacks.output={tmp_path / 'pred.txt'}"]) == 0
+    assert (tmp_path / "pred.txt").read_text(encoding="utf-8").splitlines() == ["海阔天空", "", "秋梦", out[0]]

@@ -9,6 +9,6 @@ from lit_gen.tasks.couplet.decode import Rules
 from lit_gen.tasks.couplet.model import CoupletTagger
 from lit_gen.tasks.couplet.text import CoupletInputError
 from lit_gen.tasks.couplet.vocab import Vocab
-from lit_gen.tasks.couplet.writer import CoupletWriter
+from lit_gen.tasks.couplet.writer import CoupletPredictionWriter, CoupletWriter
 
-__all__ = ["CoupletDataModule", "CoupletInputError", "CoupletTagger", "CoupletWriter", "Rules", "Vocab"]
+__all__ = ["CoupletDataModule", "CoupletInputError", "CoupletPredictionWriter", "CoupletTagger", "CoupletWriter", "Rules", "Vocab"]

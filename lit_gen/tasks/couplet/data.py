@@ -9,7 +9,7 @@ Files are read with ``datasets`` (its ``text`` builder, which also opens ``.gz``
 may instead give ``hub_id`` (a hub data set whose first two string columns are upper and lower).
 
 Batches are :class:`CoupletBatch` tuples ``(upper (B, L) long, lower (B, L) long, upper_text
-[str] * B, lower_text [str] * B)`` where every pair in a batch has the same length L (bucketing), so no
+[str] * B, lower_text [str] * B, index [int] * B)`` where every pair in a batch has the same length L (bucketing), so no
 padding or masks are needed: the tagger is a per-position classifier and a line of L characters
 maps to L labels. Evaluation works on the texts, so a checkpoint's own vocabulary is always used.
 """
@@ -39,6 +39,7 @@ class CoupletBatch(NamedTuple):
     lower: torch.Tensor
     upper_text: list[str]
     lower_text: list[str]
+    index: list[int]  # each pair's line number in its file (bucketing reorders them)
 
 
 # ----- reading files -----
@@ -103,10 +104,12 @@ class PairSet(Dataset):
     batch at once (one tensor index instead of B Python calls).
     """
 
-    def __init__(self, pairs: Pairs, vocab: Vocab):
+    def __init__(self, pairs: Pairs, vocab: Vocab, index: list[int] | None = None):
         by_len: dict[int, list[tuple[str, str]]] = {}
-        for up, low in pairs:
+        lines: dict[int, list[int]] = {}
+        for k, (up, low) in enumerate(pairs):
             by_len.setdefault(len(up), []).append((up, low))
+            lines.setdefault(len(up), []).append(index[k] if index is not None else k)
         self.lengths = sorted(by_len)
         self.buckets = []
         for n in self.lengths:
@@ -116,6 +119,7 @@ class PairSet(Dataset):
         self.sizes = [len(by_len[n]) for n in self.lengths]
         self.offsets = np.cumsum([0, *self.sizes])
         self.pairs = [p for n in self.lengths for p in by_len[n]]  # same order as the indices
+        self.lines = [k for n in self.lengths for k in lines[n]]
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -131,7 +135,8 @@ class PairSet(Dataset):
         rows = torch.as_tensor(idx - self.offsets[b])
         up, low = self.buckets[b]
         texts = [self.pairs[i] for i in indices]
-        return CoupletBatch(up[rows], low[rows], [u for u, _ in texts], [l for _, l in texts])
+        return CoupletBatch(up[rows], low[rows], [u for u, _ in texts], [l for _, l in texts],
+                            [self.lines[i] for i in indices])
 
 
 def _identity(batch):
@@ -210,6 +215,7 @@ class CoupletDataModule(L.LightningDataModule):
         self.vocab: Vocab | None = None
         self.train_set = self.val_set = self.test_set = self.predict_set = None
         self.dropped: dict[str, int] = {}
+        self.predict_lines = 0
 
     # ----- locating and reading -----
     @property
@@ -266,7 +272,9 @@ class CoupletDataModule(L.LightningDataModule):
                 uppers = [normalize_line(t) for t in _read_lines(Path(h.predict_file))]
             else:
                 uppers = [u for u, _ in self._pairs("test")]
-            self.predict_set = PairSet([(u, u) for u in uppers if u], self.vocab)
+            self.predict_lines = len(uppers)  # empty lines are skipped but keep their place
+            keep = [k for k, u in enumerate(uppers) if u]
+            self.predict_set = PairSet([(uppers[k], uppers[k]) for k in keep], self.vocab, keep)
 
     # ----- loaders -----
     def _loader(self, data: PairSet, batch_size: int, shuffle: bool) -> DataLoader:

@@ -134,7 +134,7 @@ class CoupletTagger(L.LightningModule):
         return self._writer
 
     def test_step(self, batch: CoupletBatch, batch_idx: int) -> None:
-        preds = self.writer.write(batch.upper_text)
+        preds = self.writer.write(batch.upper_text, on_error="empty")  # a bad line scores as wrong
         self.test_scores.update(batch.upper_text, preds, batch.lower_text)
 
     def on_test_epoch_end(self) -> None:
@@ -142,9 +142,10 @@ class CoupletTagger(L.LightningModule):
             self.log(f"test/{name}", value, sync_dist=False)  # already synced by the metrics
         self.test_scores.reset()
 
-    def predict_step(self, batch: CoupletBatch, batch_idx: int) -> list[tuple[str, str]]:
-        """``[(upper, lower), ...]`` written with the default rules (greedy)."""
-        return list(zip(batch.upper_text, self.writer.write(batch.upper_text)))
+    def predict_step(self, batch: CoupletBatch, batch_idx: int) -> list[tuple[int, str, str]]:
+        """``[(line_number, upper, lower), ...]`` written with the default rules (greedy); add
+        :class:`~lit_gen.tasks.couplet.writer.CoupletPredictionWriter` to save them in file order."""
+        return list(zip(batch.index, batch.upper_text, self.writer.write(batch.upper_text, on_error="empty")))
 
     def configure_optimizers(self):
         h = self.hparams

@@ -13,6 +13,8 @@ counted in :attr:`CoupletWriter.unknown` (the model still answers them).
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import BasePredictionWriter
 
 from lit_gen.tasks.couplet.decode import Rules, decode_batch, punct_mask
 from lit_gen.tasks.couplet.text import CoupletInputError, check_line
@@ -116,3 +119,28 @@ class CoupletWriter:
         finally:
             self.model.train(was_training)
         return out
+
+
+class CoupletPredictionWriter(BasePredictionWriter):
+    """Saves ``lit-gen predict`` output: one lower line per input line, in the input's order
+    (written atomically; single device)::
+
+        lit-gen predict --config configs/couplet/conv.yaml --ckpt_path M.ckpt \\
+            --data.predict_file uppers.txt \\
+            --trainer.callbacks+=lit_gen.tasks.couplet.CoupletPredictionWriter \\
+            --trainer.callbacks.output=lowers.txt
+    """
+
+    def __init__(self, output: str = "couplet_predictions.txt"):
+        super().__init__(write_interval="epoch")
+        self.output = output
+
+    def write_on_epoch_end(self, trainer, pl_module, predictions, batch_indices) -> None:
+        lowers = {k: lower for batch in predictions for k, _, lower in batch}
+        n = max(getattr(trainer.datamodule, "predict_lines", 0), max(lowers, default=-1) + 1)
+        target = Path(self.output)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.writelines(lowers.get(k, "") + "\n" for k in range(n))
+        os.replace(tmp, target)
