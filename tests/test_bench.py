@@ -115,9 +115,12 @@ def test_kill_minus_nine_loses_only_the_run_in_flight(tmp_path):
     assert first.exists()
     before = first.read_text()
     assert not list((out / "mini/runs").rglob("*.tmp"))  # atomic writes leave no partial file behind
-    assert bench(suite, out) == 0
+    assert bench(suite, out, "--only", "tiny-b") == 0
     assert first.read_text() == before  # the finished run was kept, not recomputed
     assert (out / "mini/runs/tiny-b/seed=0.json").exists()
+    # an --only run still writes the leaderboard of the whole suite
+    rows = json.loads((out / "mini/leaderboard.json").read_text())
+    assert [r["entry"] for r in rows] == ["tiny-a", "tiny-b"]
 
 
 def test_bad_suites_and_names_are_clear_errors(tmp_path, capsys):

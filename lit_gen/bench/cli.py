@@ -54,9 +54,10 @@ def main(argv: Sequence[str] = ()) -> int:
             print(f"lit-gen bench: no entries {unknown} in suite '{args.suite}'; it has: "
                   + ", ".join(e.name for e in entries), file=sys.stderr)
             return 2
-        entries = [e for e in entries if e.name in args.only]
     if args.list:
         for e in entries:
+            if args.only and e.name not in args.only:
+                continue
             print(f"{e.name:<32} {e.config:<36} metrics={','.join(e.metrics)} seeds={e.seeds} budget={e.budget}")
         print(f"(suites: {', '.join(available_suites(root))})")
         return 0
@@ -64,7 +65,10 @@ def main(argv: Sequence[str] = ()) -> int:
 
     out = Path(args.out) if args.out else root / "benchmarks" / "results"
     suite_name = Path(args.suite).name
-    command = "lit-gen bench " + " ".join(shlex.quote(a) for a in argv if a)
+    # the command that reproduces the whole leaderboard (one entry: add --only NAME)
+    command = f"lit-gen bench --suite {shlex.quote(suite_name)}"
+    if args.devices > 1 or args.accelerator != "cpu":
+        command += f" --devices {args.devices} --accelerator {args.accelerator}"
     rows, failures = run_suite(suite_name, entries, root, out, devices=args.devices, accelerator=args.accelerator,
-                     resume=args.resume, seeds=args.seeds, command=command)
+                     resume=args.resume, seeds=args.seeds, command=command, only=args.only)
     return 1 if failures else 0

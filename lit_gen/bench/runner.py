@@ -159,26 +159,50 @@ def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, a
     }
 
 
+def collect_results(entries: list[Entry], suite_dir: Path, root: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every valid result on disk for ``entries`` whose hash matches the entry as defined now
+    (whatever the number of devices it ran on). Several `--only` invocations, even concurrent
+    ones, therefore add up to one leaderboard."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        folder = suite_dir / "runs" / entry.name
+        for path in sorted(folder.glob("seed=*.json")) if folder.is_dir() else []:
+            try:
+                result = read_result(path)
+            except CorruptResultError:
+                continue
+            if result["config_hash"] == entry.config_hash(root, result["seed"], result.get("devices", 1)):
+                found.setdefault(entry.name, []).append(result)
+    return found
+
+
+def refresh_leaderboard(suite: str, entries: list[Entry], suite_dir: Path, root: Path,
+                        command: str) -> list[dict[str, Any]]:
+    rows = aggregate(entries, collect_results(entries, suite_dir, root))
+    if is_rank_zero() and rows:
+        write_leaderboard(suite_dir, suite, rows, command)
+    return rows
+
+
 def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devices: int = 1,
               accelerator: str = "cpu", resume: bool = True, seeds: int | None = None,
-              command: str = "") -> tuple[list[dict[str, Any]], list[tuple[str, int, Exception]]]:
-    """Run every entry × seed (skipping finished ones when ``resume``) and write the leaderboard.
+              command: str = "", only: Iterable[str] | None = None,
+              ) -> tuple[list[dict[str, Any]], list[tuple[str, int, Exception]]]:
+    """Run every entry × seed (only the ``only`` entries if given; skipping finished runs when
+    ``resume``) and rewrite the leaderboard of the whole suite after each run.
 
-    Returns the leaderboard rows and the failed runs. A failed run is reported and left without a result file, so
-    the next invocation retries it; the remaining entries still run.
+    Returns the leaderboard rows and the failed runs. A failed run is reported and left without
+    a result file, so the next invocation retries it; the remaining entries still run.
     """
     entries = list(entries)
+    selected = [e for e in entries if only is None or e.name in set(only)]
     suite_dir = out / suite
-    plan = [(e, s) for e in entries for s in (list(range(seeds)) if seeds else e.seeds)]
-    done_results: dict[str, list[dict[str, Any]]] = {}
+    plan = [(e, s) for e in selected for s in (list(range(seeds)) if seeds else e.seeds)]
     todo = []
     for entry, seed in plan:
         config_hash = entry.config_hash(root, seed, devices)
         path = run_path(suite_dir, entry.name, seed)
-        found = existing_result(path, config_hash) if resume else None
-        if found is not None:
-            done_results.setdefault(entry.name, []).append(found)
-        else:
+        if not resume or existing_result(path, config_hash) is None:
             todo.append((entry, seed, config_hash, path))
     say(f"suite '{suite}': {len(plan)} runs, {len(plan) - len(todo)} already done, {len(todo)} to run "
         f"on {devices} {accelerator} device(s) -> {suite_dir}")
@@ -202,13 +226,11 @@ def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devic
             continue
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in result["metrics"].items())
         say(f"  = {metrics} ({_fmt_seconds(time.perf_counter() - run_start)})")
-        done_results.setdefault(entry.name, []).append(result)
         if is_rank_zero():
             write_result(path, result)
-            write_leaderboard(suite_dir, suite, aggregate(entries, done_results), command)
-    rows = aggregate(entries, done_results)
-    if is_rank_zero() and rows:
-        write_leaderboard(suite_dir, suite, rows, command)
+            refresh_leaderboard(suite, entries, suite_dir, root, command)
+    rows = refresh_leaderboard(suite, entries, suite_dir, root, command)
+    if rows:
         say(f"leaderboard: {suite_dir / 'leaderboard.md'}")
     if failures:
         say(f"{len(failures)} run(s) failed: " + ", ".join(f"{n} seed={s}" for n, s, _ in failures))
