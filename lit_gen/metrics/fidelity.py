@@ -71,7 +71,7 @@ class SampleGenerator(GenerativeModelBase):
 
     torch-fidelity draws its own noise and passes it in; only its batch size is used, the model
     draws its own latents from torch's RNG (seed it around the call, see :func:`compare_images`).
-    Output: uint8 ``(n, 3, H, W)`` on the CPU.
+    Output: uint8 ``(n, 3, H, W)`` on the device of the noise (where the extractor runs).
     """
 
     def __init__(self, model: Any):
@@ -104,7 +104,7 @@ class SampleGenerator(GenerativeModelBase):
         finally:
             if was_training:
                 model.train()
-        return to_uint8_rgb(images).cpu()
+        return to_uint8_rgb(images).to(noise.device)  # where torch-fidelity runs its extractor
 
 
 @dataclass
