@@ -26,18 +26,21 @@ from functools import lru_cache
 import numpy as np
 
 from lit_gen.tasks.lexicon.lexicon import atomic_write
-from lit_gen.tasks.lexicon.text import PUNCT, classify, codepoints
+from lit_gen.tasks.lexicon.text import atomize
 
 GAP = "X"
 
 
 def sentences(words_per_line: Sequence[Sequence[str]]) -> list[list[str]]:
-    """Runs of words between punctuation words (a punctuation word's first character is P/S/C)."""
+    """Runs of words between punctuation words (words made of hard atoms, see :mod:`.text`)."""
     out: list[list[str]] = []
+    is_punct: dict[str, bool] = {}
     for words in words_per_line:
         cur: list[str] = []
         for w in words:
-            if classify(codepoints(w[:1]))[0] == PUNCT:
+            if w not in is_punct:
+                is_punct[w] = bool(atomize(w).hard.all())
+            if is_punct[w]:
                 if cur:
                     out.append(cur)
                 cur = []
