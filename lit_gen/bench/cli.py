@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="skip runs with a valid result of the same configuration (default on)")
     parser.add_argument("--list", action="store_true", help="list the suite's entries and exit")
+    parser.add_argument("--report", action="store_true",
+                        help="only rebuild the leaderboard from the result files already on disk")
     parser.add_argument("--root", default=None, help="project root holding benchmarks/ and configs/")
     return parser
 
@@ -61,7 +63,7 @@ def main(argv: Sequence[str] = ()) -> int:
             print(f"{e.name:<32} {e.config:<36} metrics={','.join(e.metrics)} seeds={e.seeds} budget={e.budget}")
         print(f"(suites: {', '.join(available_suites(root))})")
         return 0
-    from lit_gen.bench.runner import run_suite
+    from lit_gen.bench.runner import refresh_leaderboard, run_suite
 
     out = Path(args.out) if args.out else root / "benchmarks" / "results"
     suite_name = Path(args.suite).name
@@ -69,6 +71,10 @@ def main(argv: Sequence[str] = ()) -> int:
     command = f"lit-gen bench --suite {shlex.quote(suite_name)}"
     if args.devices > 1 or args.accelerator != "cpu":
         command += f" --devices {args.devices} --accelerator {args.accelerator}"
+    if args.report:
+        rows = refresh_leaderboard(suite_name, entries, out / suite_name, root, command)
+        print(f"{len(rows)} entries with results -> {out / suite_name / 'leaderboard.md'}")
+        return 0
     rows, failures = run_suite(suite_name, entries, root, out, devices=args.devices, accelerator=args.accelerator,
                      resume=args.resume, seeds=args.seeds, command=command, only=args.only)
     return 1 if failures else 0
