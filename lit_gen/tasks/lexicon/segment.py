@@ -157,12 +157,9 @@ class Segmenter:
         codes[place] = atoms.codes[soft]
         starts = np.ones(len(atoms), dtype=bool)  # hard atoms are words of their own
         starts[soft] = self.segment_codes(codes)[place]
-        first = np.flatnonzero(starts)
-        last = np.r_[first[1:], len(atoms)] - 1
         # a word also ends where its chunk ends (words never cross chunks)
-        bounds = np.flatnonzero(starts | np.r_[True, atoms.chunk[1:] != atoms.chunk[:-1]])
-        first = bounds
-        last = np.r_[bounds[1:], len(atoms)] - 1
+        first = np.flatnonzero(starts | np.r_[True, atoms.chunk[1:] != atoms.chunk[:-1]])
+        last = np.r_[first[1:], len(atoms)] - 1
         a, b = atoms.start[first].tolist(), atoms.end[last].tolist()
         lines_of_word = line_of_atom[first].tolist()
         for ln, s, e in zip(lines_of_word, a, b):
