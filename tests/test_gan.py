@@ -181,3 +181,19 @@ def test_configs_build(config):
     assert model.hparams.objective in config.name
     assert model.image_shape == ((1, 28, 28) if "mnist" in config.name else (3, 32, 32))
     assert model.sample(2).shape == (2, *model.image_shape)
+
+
+def test_ema_warm_up_by_hand():
+    """Generator weights 1, 2, 3, 4 in turn: the average follows decay min(0.9, (1+n)/(10+n))."""
+    model = GAN(ema_decay=0.9, **TINY)
+    expected = None
+    for n, value in enumerate([1.0, 2.0, 3.0, 4.0]):
+        with torch.no_grad():
+            for p in model.generator.parameters():
+                p.fill_(value)
+        model.ema.update_parameters(model.generator)
+        d = min(0.9, (1 + n) / (10 + n))   # n = updates so far; the first one copies
+        expected = value if expected is None else d * expected + (1 - d) * value
+    got = next(model.ema.module.parameters()).flatten()[0].item()
+    assert got == pytest.approx(expected)
+    assert expected == pytest.approx(((1 * 2 / 11 + 2 * 9 / 11) * 3 / 12 + 3 * 9 / 12) * 4 / 13 + 4 * 9 / 13)

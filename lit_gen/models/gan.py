@@ -17,13 +17,26 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from torchmetrics import MeanMetric
 
 from lit_gen.bench.registry import MetricResult, register_metric
 from lit_gen.losses.gan import get_objective, r1_penalty
 from lit_gen.nn.gan import DCGANDiscriminator, DCGANGenerator, ResNetDiscriminator32, ResNetGenerator32, VDBHead
 from lit_gen.utils.checks import check_finite, check_image_shape
+
+def ema_with_warmup(decay: float):
+    """EMA update for ``AveragedModel``: decay ``min(decay, (1 + n) / (10 + n))`` after ``n``
+    updates (TensorFlow's ``num_updates`` rule), so a short run's average is not stuck at the
+    untrained generator (0.999 would need thousands of steps to forget it)."""
+
+    def avg_fn(averaged: Tensor, current: Tensor, num_averaged: Tensor) -> Tensor:
+        n = float(num_averaged)
+        d = min(decay, (1.0 + n) / (10.0 + n))
+        return averaged + (current - averaged) * (1.0 - d) if averaged.is_floating_point() else current
+
+    return avg_fn
+
 
 ARCHS = {"dcgan": (DCGANGenerator, DCGANDiscriminator), "resnet": (ResNetGenerator32, ResNetDiscriminator32)}
 
@@ -46,7 +59,8 @@ class GAN(L.LightningModule):
         spectral_norm: spectral normalisation on every conv/linear layer of the discriminator.
         vdb: variational discriminator bottleneck with ``vdb_dim`` codes, information constraint
             ``vdb_info`` (I_c, nats per image) and dual step ``vdb_step`` (α_β).
-        ema_decay: if > 0, sample from an exponential moving average of the generator.
+        ema_decay: if > 0, sample from an exponential moving average of the generator
+            (with a warm-up: see :func:`ema_with_warmup`).
         g_steps: stop after this many generator steps (None: the trainer's limits decide).
     """
 
@@ -98,7 +112,7 @@ class GAN(L.LightningModule):
                     _spectral_norm(module)
         self.ema = None
         if ema_decay > 0:
-            self.ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+            self.ema = AveragedModel(self.generator, avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
             self.ema.requires_grad_(False)
         # counters and the VDB multiplier are buffers: saved in checkpoints, resumed exactly
         self.register_buffer("g_step", torch.zeros((), dtype=torch.long))
