@@ -19,7 +19,7 @@ import numpy as np
 from lit_gen.tasks.lexicon.counting import CountTable, HashIndex, prefix_keys, suffix_keys
 
 
-def _entropy(table: CountTable, longer: CountTable, parent_keys: np.ndarray) -> np.ndarray:
+def _entropy(table: CountTable, longer: CountTable, parent_keys: np.ndarray, edge: str = "distinct") -> np.ndarray:
     """Entropy of the neighbour of each n-gram of ``table`` given its (n+1)-gram ``longer`` counts
     and, for each (n+1)-gram, the key of the n-gram it extends (``parent_keys``)."""
     index = HashIndex(table.keys)
@@ -30,24 +30,29 @@ def _entropy(table: CountTable, longer: CountTable, parent_keys: np.ndarray) -> 
     p = c / c_x[parent[ok]]
     h = np.bincount(parent[ok], weights=-p * np.log(p), minlength=len(table))
     seen = np.bincount(parent[ok], weights=c, minlength=len(table))
-    edges = np.maximum(c_x - seen, 0)  # occurrences next to a chunk edge: distinct neighbours
-    return h + edges * np.log(c_x) / c_x
+    edges = np.maximum(c_x - seen, 0)  # occurrences next to a chunk edge
+    if edge == "single":  # all edges are one neighbour symbol
+        p_e = edges / c_x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return h - np.where(p_e > 0, p_e * np.log(p_e), 0.0)
+    return h + edges * np.log(c_x) / c_x  # each edge a distinct neighbour
 
 
-def branching_entropies(tables: list[CountTable]) -> list[tuple[np.ndarray, np.ndarray]]:
+def branching_entropies(tables: list[CountTable], edge: str = "distinct") -> list[tuple[np.ndarray, np.ndarray]]:
     """``(h_left, h_right)`` for every entry of ``tables[0..len-2]`` (n = 1 .. max_n - 1)."""
     out = []
     for n in range(1, len(tables)):
         table, longer = tables[n - 1], tables[n]
-        h_right = _entropy(table, longer, prefix_keys(longer.keys, longer.last, n + 1))
-        h_left = _entropy(table, longer, suffix_keys(longer.keys, longer.first))
+        h_right = _entropy(table, longer, prefix_keys(longer.keys, longer.last, n + 1), edge)
+        h_left = _entropy(table, longer, suffix_keys(longer.keys, longer.first), edge)
         out.append((h_left, h_right))
     return out
 
 
-def autonomy(tables: list[CountTable], standardise: bool = False) -> list[np.ndarray]:
-    """nVBE autonomy ``a(x)`` of every n-gram in ``tables[0..len-2]`` (aligned with their keys)."""
-    ent = branching_entropies(tables)
+def autonomy(tables: list[CountTable], standardise: bool = False, edge: str = "distinct") -> list[np.ndarray]:
+    """nVBE autonomy ``a(x)`` of every n-gram in ``tables[0..len-2]`` (aligned with their keys);
+    ``edge``: chunk edges as a new neighbour each time (``distinct``) or as one symbol (``single``)."""
+    ent = branching_entropies(tables, edge)
     total = tables[0].counts.astype(np.float64)
     p0 = total / total.sum()
     h0 = float(-(p0 * np.log(p0)).sum())  # the empty string's neighbour entropy (both sides)
