@@ -116,7 +116,7 @@ def test_compute_fidelity_ranks_real_above_noise_and_records_protocol(digits, ca
     dm = ImageDataModule("digits")
     good, noise = Oracle(digits["train"]), Oracle(None)
     opts = dict(metrics=("fid", "kid", "is"), extractor="classifier", n_fake=300, n_real=None,
-                cache=cache, classifier_epochs=EPOCHS, isc_splits=1)
+                cache=cache, classifier_epochs=EPOCHS, isc_splits=1, kid_subsets=10)
     r_good = compute_fidelity(good, dm, **opts)
     r_noise = compute_fidelity(noise, dm, **opts)
     assert sum(good.calls) == 300  # torch-fidelity drew exactly n_fake samples from sample()
@@ -143,7 +143,8 @@ def test_bench_metrics_share_one_feature_pass(digits, cache):
     from lit_gen.bench.registry import get_metric
 
     model, trainer = Oracle(digits["train"]), SimpleNamespace(global_step=7)
-    opts = dict(extractor="classifier", n_fake=200, n_real=200, cache=cache, classifier_epochs=EPOCHS)
+    opts = dict(extractor="classifier", n_fake=200, n_real=200, cache=cache, classifier_epochs=EPOCHS,
+                kid_subsets=10)
     fid = get_metric("fid")(model, ImageDataModule("digits"), trainer, **opts)
     score = get_metric("is")(model, ImageDataModule("digits"), trainer, **opts)
     assert set(fid.values) == {"fid[classifier]"} and set(score.values) == {"is[classifier]", "is_std[classifier]"}

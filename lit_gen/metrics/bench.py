@@ -3,7 +3,8 @@
 
 Entry options (``metric_options: {fid: {...}}``): ``extractor`` (``classifier`` default,
 ``inception``, ``inception-ts``), ``n_fake`` (10,000), ``n_real`` (10,000; null = whole split),
-``split`` (``test``), ``seed`` (0), ``cache``, ``inception_weights``, ``batch_size``.
+``split`` (``test``), ``seed`` (0), ``cache``, ``inception_weights``, ``batch_size``,
+``kid_subsets`` (100), ``classifier_epochs`` (the recipe's).
 
 ``fid``, ``kid`` and ``is`` with the same options share one feature pass: the first of them
 computes all three (torch-fidelity extracts every needed layer in one go) and the others reuse
@@ -38,10 +39,10 @@ def _select(result, prefixes: tuple[str, ...]) -> MetricResult:
 def _options(extractor: str = "classifier", n_fake: int = 10_000, n_real: int | None = 10_000,
              split: str = "test", seed: int = 0, cache: str | None = None,
              inception_weights: str | None = None, batch_size: int | None = None,
-             classifier_epochs: int | None = None) -> dict[str, Any]:
+             classifier_epochs: int | None = None, kid_subsets: int = 100) -> dict[str, Any]:
     return {"extractor": extractor, "n_fake": n_fake, "n_real": n_real, "split": split, "seed": seed,
             "cache": cache, "inception_weights": inception_weights, "batch_size": batch_size,
-            "classifier_epochs": classifier_epochs}
+            "classifier_epochs": classifier_epochs, "kid_subsets": kid_subsets}
 
 
 @register_metric("fid")

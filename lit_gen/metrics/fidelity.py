@@ -183,7 +183,8 @@ def compute_fidelity(model: Any, datamodule: Any, metrics: Sequence[str] = ("fid
                      split: str = "test", seed: int = 0, cache: str | None = None,
                      batch_size: int | None = None, inception_weights: str | None = None,
                      classifier_epochs: int | None = None, kid_subset_size: int = 1000,
-                     isc_splits: int = 10, verbose: bool = False) -> FidelityResult:
+                     kid_subsets: int = 100, isc_splits: int = 10,
+                     verbose: bool = False) -> FidelityResult:
     """FID/KID/IS/PRC of ``model.sample`` against ``split`` of ``datamodule``'s data set.
 
     Args:
@@ -195,6 +196,7 @@ def compute_fidelity(model: Any, datamodule: Any, metrics: Sequence[str] = ("fid
             or ``inception-ts`` (comparable with papers).
         n_fake: generated images. n_real: reference images (None = the whole split).
         seed: seeds the model's sampling, the reference subset and torch-fidelity's RNG.
+        kid_subset_size / kid_subsets / isc_splits: torch-fidelity's KID and IS settings.
         cache: cache root for the classifier and reference features (default ``~/.cache/lit_gen``).
     """
     check_metric_names(metrics)  # before any classifier training or data loading
@@ -217,10 +219,11 @@ def compute_fidelity(model: Any, datamodule: Any, metrics: Sequence[str] = ("fid
             values = run_torch_fidelity(
                 SampleGenerator(model), ImageSet(images), wanted, ext, n1=n_fake,
                 cache_name2=_cache_name(ref, ext), cache=cache, seed=seed, batch_size=batch_size,
-                kid_subset_size=kid_subset_size, isc_splits=isc_splits,
+                kid_subset_size=kid_subset_size, kid_subsets=kid_subsets, isc_splits=isc_splits,
                 cuda=device.type == "cuda", verbose=verbose)
     protocol = {**ext.protocol(), "metrics": list(metrics), "n_fake": n_fake, "reference": ref,
                 "conversion": CONVERSION, "seed": seed, "kid_subset_size": min(kid_subset_size, n_fake, ref["n"]),
+                "kid_subsets": kid_subsets,
                 "isc_splits": isc_splits, "torch_fidelity": torch_fidelity.__version__}
     if unavailable:
         protocol["unavailable"] = unavailable
