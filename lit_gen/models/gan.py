@@ -291,3 +291,18 @@ def gan_step_time(model: GAN, datamodule, trainer, iterations: int = 10, warmup:
                         {"statistic": "median", "iterations": iterations, "warmup": warmup,
                          "batch_size": int(real.shape[0]), "n_critic": n_critic,
                          "threads": torch.get_num_threads(), "device": str(net.device)})
+
+
+@register_metric("fid_second_extractor")
+def fid_second_extractor(model, datamodule, trainer, extractor: str = "inception-ts", n_fake: int = 5000,
+                         n_real: int | None = 5000, metrics: Sequence[str] = ("fid",), seed: int = 0,
+                         **options) -> MetricResult:
+    """The sample-quality metrics of :mod:`lit_gen.metrics` with a second extractor in the same
+    entry (an entry's ``fid`` options name one extractor): e.g. ``fid[classifier]`` from ``fid``
+    and ``fid[inception-ts]`` from this, measured on the same trained model. No statistic here:
+    it calls :func:`lit_gen.metrics.fidelity.compute_fidelity`."""
+    from lit_gen.metrics.fidelity import compute_fidelity
+
+    res = compute_fidelity(model, datamodule, tuple(metrics), extractor=extractor, n_fake=n_fake,
+                           n_real=n_real, seed=seed, **options)
+    return MetricResult(dict(res.values), dict(res.protocol))
