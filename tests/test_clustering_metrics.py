@@ -14,6 +14,15 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from lit_gen.metrics.clustering import ClusterAccuracy, ClusterPurity, clustering_metrics
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: on a shared 2-core machine two threads spin-wait (10x slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _acc_purity(preds, target, k, c):
     acc, pur = ClusterAccuracy(k, c), ClusterPurity(k, c)
     acc.update(torch.tensor(preds), torch.tensor(target))
@@ -96,6 +105,7 @@ def _data():
 
 
 def _rank(rank: int, world: int, port: int, out: str) -> None:
+    torch.set_num_threads(1)
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
     preds, target = _data()
@@ -108,7 +118,8 @@ def _rank(rank: int, world: int, port: int, out: str) -> None:
 
 
 @pytest.mark.ddp
-def test_two_process_ddp_equals_one_process(tmp_path):
+def test_two_process_ddp_equals_one_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the spawned ranks start with one thread each
     preds, target = _data()
     single = clustering_metrics(4, 3)
     single.update(preds, target)

@@ -11,6 +11,15 @@ from lit_gen.bench.registry import get_metric
 from lit_gen.cli import LitGenCLI
 from lit_gen.models import VIBClassifier
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: on a shared 2-core machine two threads spin-wait (10x slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 TINY = dict(in_features=12, num_classes=3, bottleneck_dim=2, hidden=(8,))
 
 
@@ -85,7 +94,7 @@ def test_cli_fit_and_test_error_metric(tmp_path):
     args = [
         "--config", "configs/vib.yaml", "--data.name", "digits", "--data.batch_size", "64",
         "--model.hidden", "[64]", "--model.bottleneck_dim", "8", "--model.test_samples", "4",
-        "--trainer.max_epochs", "3", "--trainer.enable_progress_bar", "false",
+        "--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false",
         "--trainer.default_root_dir", str(tmp_path),
     ]
     cli = LitGenCLI(args=args, run=False)
