@@ -168,3 +168,15 @@ def test_two_process_ddp_entry_matches_one_process(tmp_path):
                         default_root_dir=tmp_path)
     one = get_metric("nelbo")(model, data, trainer).values["test_nelbo"]
     assert one == pytest.approx(ddp["metrics"]["test_nelbo"], rel=1e-5)
+
+
+def test_readme_embedding_replaces_only_the_marked_block(tmp_path):
+    from lit_gen.bench.cli import embed_table
+
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- leaderboard:cpu -->\nold table\n<!-- /leaderboard:cpu -->\noutro\n")
+    board = "# Leaderboard: suite `cpu`\n\nReproduce ...\n\n| entry |\n|---|\n| vae |\n\n## Protocol\n\n- x\n"
+    embed_table(readme, "cpu", board)
+    text = readme.read_text()
+    assert text.startswith("intro\n<!-- leaderboard:cpu -->\nReproduce ...") and text.endswith("<!-- /leaderboard:cpu -->\noutro\n")
+    assert "| vae |" in text and "old table" not in text and "Protocol" not in text

@@ -21,6 +21,19 @@ def find_root(start: Path | None = None) -> Path:
     return package_root
 
 
+def embed_table(readme: Path, suite: str, leaderboard_md: str) -> None:
+    """Replace the block between ``<!-- leaderboard:SUITE -->`` markers with the table."""
+    from lit_gen.bench.results import atomic_write_text
+
+    start, end = f"<!-- leaderboard:{suite} -->", f"<!-- /leaderboard:{suite} -->"
+    text = readme.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        raise SystemExit(f"lit-gen bench: {readme} has no {start} ... {end} block")
+    table = leaderboard_md.split("\n## Protocol")[0].split("\n", 2)[2].strip()  # drop the title
+    head, rest = text.split(start, 1)
+    atomic_write_text(readme, f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lit-gen bench",
@@ -38,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list", action="store_true", help="list the suite's entries and exit")
     parser.add_argument("--report", action="store_true",
                         help="only rebuild the leaderboard from the result files already on disk")
+    parser.add_argument("--readme", default=None, metavar="FILE",
+                        help="with --report: also put the leaderboard table between the markers "
+                             "<!-- leaderboard:SUITE --> and <!-- /leaderboard:SUITE --> of FILE")
     parser.add_argument("--root", default=None, help="project root holding benchmarks/ and configs/")
     return parser
 
@@ -74,6 +90,8 @@ def main(argv: Sequence[str] = ()) -> int:
     if args.report:
         rows = refresh_leaderboard(suite_name, entries, out / suite_name, root, command)
         print(f"{len(rows)} entries with results -> {out / suite_name / 'leaderboard.md'}")
+        if args.readme:
+            embed_table(Path(args.readme), suite_name, (out / suite_name / "leaderboard.md").read_text())
         return 0
     rows, failures = run_suite(suite_name, entries, root, out, devices=args.devices, accelerator=args.accelerator,
                      resume=args.resume, seeds=args.seeds, command=command, only=args.only)
