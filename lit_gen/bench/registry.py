@@ -45,6 +45,7 @@ METRIC_MODULES: list[str] = [
     "lit_gen.tasks.couplet.bench",
     "lit_gen.metrics.bench",
     "lit_gen.bench.clustering",
+    "lit_gen.bench.flows",
     "lit_gen.models.gan",
 ]
 

@@ -1,0 +1,105 @@
+"""Glow: exact density against a hand computation, training, sampling, the bpd bench metric."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import pytest
+import torch
+
+from lit_gen.bench.registry import get_metric
+from lit_gen.data import ImageDataModule
+from lit_gen.models import Glow
+from lit_gen.models.glow import dequantize
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """The machine's 2 cores are shared: one intra-op thread avoids oversubscription stalls."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_glow(**kw) -> Glow:
+    args = dict(in_channels=1, image_size=8, levels=2, steps=2, hidden=16, warmup_steps=1)
+    return Glow(**{**args, **kw})
+
+
+def test_fresh_additive_glow_is_a_rotation_so_bpd_is_the_gaussian_one():
+    # before training every layer is an identity or an orthogonal map (LU-parametrised rotation,
+    # squeezes, zero-init couplings/priors), so log p(y) = log N(y; 0, I) exactly
+    torch.manual_seed(0)
+    model = tiny_glow(coupling="additive").eval()
+    x = torch.rand(4, 1, 8, 8)
+    y = dequantize(x, 8, training=False)
+    d = 64
+    log_p = -0.5 * y.pow(2).flatten(1).sum(1) - 0.5 * d * math.log(2 * math.pi)
+    expected = (-log_p + d * math.log(256)) / (d * math.log(2))
+    assert torch.allclose(model.bits_per_dim(x), expected, atol=1e-4)
+
+
+def test_eval_dequantization_is_a_fixed_function_of_each_image():
+    x = torch.rand(6, 1, 8, 8)
+    a = dequantize(x, 8, training=False)
+    b = dequantize(x[[3, 0, 5]], 8, training=False)
+    assert torch.equal(a[[3, 0, 5]], b)
+    # dequantized values stay in the pixel's own bin [k/256, (k+1)/256) − ½
+    k = (x * 255).round()
+    assert ((a + 0.5) * 256 >= k).all() and ((a + 0.5) * 256 < k + 1).all()
+    # 5 bits: 32 bins
+    assert torch.equal(torch.floor((dequantize(x, 5, False) + 0.5) * 32), torch.floor((x * 255).round() / 8))
+
+
+def test_training_lowers_bits_per_dim_on_a_fixed_batch():
+    torch.manual_seed(0)
+    model = tiny_glow(lr=5e-3)
+    x = torch.rand(32, 1, 8, 8).round()  # binary images: very compressible
+    opt = model.configure_optimizers()["optimizer"]
+    model.train()
+    model.bits_per_dim(x)  # actnorm init
+    model.eval()
+    before = model.bits_per_dim(x).mean().item()
+    model.train()
+    for _ in range(60):
+        opt.zero_grad()
+        model.bits_per_dim(x).mean().backward()
+        opt.step()
+    model.eval()
+    after = model.bits_per_dim(x).mean().item()
+    assert after < before - 0.5, (before, after)
+
+
+def test_sample_shape_range_and_temperature():
+    model = tiny_glow().eval()
+    torch.manual_seed(0)
+    s = model.sample(5, temperature=0.7)
+    assert s.shape == (5, 1, 8, 8) and s.min() >= 0 and s.max() <= 1
+    # T = 0 is the mode of the fresh flow: u = 0 → y = 0 → every pixel ½
+    assert torch.allclose(model.sample(2, temperature=0.0), torch.full((2, 1, 8, 8), 0.5), atol=1e-6)
+
+
+def test_bad_sizes_raise_clear_errors():
+    with pytest.raises(ValueError, match="2\\*\\*levels"):
+        Glow(image_size=28, levels=3)
+    with pytest.raises(ValueError, match="n_bits"):
+        Glow(n_bits=9)
+
+
+def test_bpd_and_param_count_bench_metrics(tmp_path):
+    L.seed_everything(0)
+    dm = ImageDataModule(name="digits", image_size=8, batch_size=64)
+    model = tiny_glow()
+    trainer = L.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, default_root_dir=tmp_path, limit_val_batches=0)
+    trainer.fit(model, datamodule=dm)
+    result = get_metric("bpd")(model, dm, trainer)
+    model.eval()
+    with torch.no_grad():
+        per_image = torch.cat([model.bits_per_dim(x) for x, _ in dm.test_dataloader()])
+    assert result.values["test_bpd"] == pytest.approx(per_image.mean().item(), rel=1e-5)
+    assert result.protocol["bound"] == "exact flow density"
+    count = get_metric("param_count")(model, dm, trainer).values["params"]
+    assert count == sum(p.numel() for p in model.parameters())
