@@ -218,3 +218,13 @@ def test_ema_warm_up_by_hand():
     got = next(model.ema.module.parameters()).flatten()[0].item()
     assert got == pytest.approx(expected)
     assert expected == pytest.approx(((1 * 2 / 11 + 2 * 9 / 11) * 3 / 12 + 3 * 9 / 12) * 4 / 13 + 4 * 9 / 13)
+
+
+def test_step_time_of_several_objectives_on_the_same_networks():
+    model = GAN(objective="sgan", **TINY)
+    data = ImageDataModule(name="digits", batch_size=8)
+    data.setup("fit")
+    res = gan_step_time(model, data, None, iterations=2, warmup=0, objectives=["wgan_gp", "gan_qp"])
+    assert set(res.values) == {f"{v}[{o}]" for v in ("d_step_ms", "g_step_ms", "g_iteration_ms")
+                               for o in ("wgan_gp", "gan_qp")}
+    assert res.protocol["objectives"] == ["wgan_gp", "gan_qp"]

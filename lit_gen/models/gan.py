@@ -252,45 +252,62 @@ class GAN(L.LightningModule):
         return [opt_g, opt_d]
 
 
-@register_metric("gan_step_time")
-def gan_step_time(model: GAN, datamodule, trainer, iterations: int = 10, warmup: int = 2) -> MetricResult:
-    """Wall time of D and G steps, milliseconds, on a copy of the trained model (the model itself
-    is untouched), one fixed training batch, plain Adam steps; the same code path as training.
+def _timed_iteration(net: GAN, opt_g, opt_d, real: Tensor) -> tuple[float, float]:
+    """One D step and one G step as in training (plain ``backward``); seconds of each."""
+    t0 = time.perf_counter()
+    net.generator.requires_grad_(False)
+    with torch.no_grad():
+        fake = net.generator(net.noise(real.shape[0]))
+    d_loss, _ = net.discriminator_loss(real, fake)
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    net.generator.requires_grad_(True)
+    t1 = time.perf_counter()
+    net.discriminator.requires_grad_(False)
+    g_loss = net.generator_loss(real, net.generator(net.noise(real.shape[0])))
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    net.discriminator.requires_grad_(True)
+    return t1 - t0, time.perf_counter() - t1
 
-    Values: ``d_step_ms`` (one discriminator step), ``g_step_ms`` (one generator step) and
-    ``g_iteration_ms`` (``n_critic`` D steps + 1 G step: the cost of one generator step of training).
+
+@register_metric("gan_step_time")
+def gan_step_time(model: GAN, datamodule, trainer, iterations: int = 10, warmup: int = 2,
+                  objectives: Sequence[str] | None = None) -> MetricResult:
+    """Wall time of D and G steps, milliseconds (median), on a copy of the trained model (the
+    model itself is untouched) and one fixed training batch; the same loss code as training.
+
+    Values: ``d_step_ms``, ``g_step_ms`` and ``g_iteration_ms`` (``n_critic`` D steps + 1 G
+    step: the cost of one generator step of training). With ``objectives``, each listed
+    objective (default options) is timed on the same networks and batch, interleaved step by
+    step so that load changes on a shared machine hit all of them alike; the values are then
+    suffixed ``[objective]``.
     """
-    net = copy.deepcopy(model).train()
-    opt_g, opt_d = net.configure_optimizers()
-    real = GAN._images(next(iter(datamodule.train_dataloader()))).to(net.device)
-    d_ms, g_ms = [], []
+    real = GAN._images(next(iter(datamodule.train_dataloader()))).to(model.device)
+    names = list(objectives) if objectives else [model.hparams.objective]
+    runs = {}
+    for name in names:
+        net = copy.deepcopy(model).train()
+        if objectives:
+            net.objective, (net.d_args, net.g_args) = get_objective(name), ({}, {})
+        runs[name] = (net, *reversed(net.configure_optimizers()))
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     for it in range(warmup + iterations):
-        t0 = time.perf_counter()
-        net.generator.requires_grad_(False)
-        with torch.no_grad():
-            fake = net.generator(net.noise(real.shape[0]))
-        d_loss, _ = net.discriminator_loss(real, fake)
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        net.generator.requires_grad_(True)
-        t1 = time.perf_counter()
-        net.discriminator.requires_grad_(False)
-        g_loss = net.generator_loss(real, net.generator(net.noise(real.shape[0])))
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        net.discriminator.requires_grad_(True)
-        t2 = time.perf_counter()
-        if it >= warmup:
-            d_ms.append(1e3 * (t1 - t0))
-            g_ms.append(1e3 * (t2 - t1))
-    d, g = sorted(d_ms)[len(d_ms) // 2], sorted(g_ms)[len(g_ms) // 2]
-    n_critic = model.hparams.n_critic
-    return MetricResult({"d_step_ms": d, "g_step_ms": g, "g_iteration_ms": n_critic * d + g},
-                        {"statistic": "median", "iterations": iterations, "warmup": warmup,
-                         "batch_size": int(real.shape[0]), "n_critic": n_critic,
-                         "threads": torch.get_num_threads(), "device": str(net.device)})
+        for name, (net, opt_d, opt_g) in runs.items():
+            d, g = _timed_iteration(net, opt_g, opt_d, real)
+            if it >= warmup:
+                times[name].append((d, g))
+    n_critic, values = model.hparams.n_critic, {}
+    for name, pairs in times.items():
+        d = 1e3 * sorted(p[0] for p in pairs)[len(pairs) // 2]
+        g = 1e3 * sorted(p[1] for p in pairs)[len(pairs) // 2]
+        suffix = f"[{name}]" if objectives else ""
+        values |= {f"d_step_ms{suffix}": d, f"g_step_ms{suffix}": g, f"g_iteration_ms{suffix}": n_critic * d + g}
+    return MetricResult(values, {"statistic": "median", "iterations": iterations, "warmup": warmup,
+                                 "batch_size": int(real.shape[0]), "n_critic": n_critic, "objectives": names,
+                                 "threads": torch.get_num_threads(), "device": str(model.device)})
 
 
 @register_metric("fid_second_extractor")
