@@ -125,3 +125,12 @@ def test_cli_fit_pretrain_kmeans_grid_and_bench_metrics(tmp_path):
     for name in ("kmeans", "gmm"):
         res = get_metric(name)(cli.model, cli.datamodule, cli.trainer, num_clusters=10)
         assert 0.1 <= res.values[f"{name}_acc"] <= res.values[f"{name}_purity"] <= 1.0
+
+
+def test_clustering_metric_rejects_a_model_without_cluster_ids():
+    from lit_gen.data import ImageDataModule
+    from lit_gen.models import VAE
+
+    vae = VAE(image_size=8, latent_dim=2, channels=(4,), hidden=8)
+    with pytest.raises(TypeError, match="kmeans"):
+        get_metric("clustering")(vae, ImageDataModule("digits", image_size=8), None)

@@ -62,6 +62,10 @@ def _score(preds: torch.Tensor, labels: torch.Tensor, num_clusters: int, prefix:
 def clustering(model, datamodule, trainer, split: str = "test") -> MetricResult:
     """Score the model's own cluster ids (``predict_step``) on ``split``."""
     preds, labels = _collect(model, datamodule, split, lambda x, i: model.predict_step((x,), i))
+    if preds.is_floating_point() or preds.dim() != 1:
+        raise TypeError(f"{type(model).__name__}.predict_step returns {tuple(preds.shape)} "
+                        f"{preds.dtype} values, not cluster ids (B,); for a plain VAE use the "
+                        "two-step metrics 'kmeans' / 'gmm'")
     k = int(getattr(model.hparams, "num_clusters", int(preds.max()) + 1))
     return MetricResult(_score(preds, labels, k),
                         {"split": split, "images": len(labels), "num_clusters": k,
