@@ -20,6 +20,7 @@ def bpd(model: L.LightningModule, datamodule, trainer: L.Trainer, **_) -> Metric
     result = test_metrics(model, datamodule, trainer, keys=["bpd"])
     return MetricResult({"test_bpd": result.values["bpd"]},
                         {"split": "test", "unit": "bits/dim", "dequantization": "uniform, 8 bits",
+                         "limit_test_batches": trainer.limit_test_batches,
                          "bound": "exact flow density" if type(model).__name__ == "Glow" else "negative ELBO"})
 
 
