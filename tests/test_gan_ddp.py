@@ -21,9 +21,11 @@ def _fit(out: Path, devices: int) -> None:
     from lit_gen.models import GAN
 
     L.seed_everything(0)
-    model = GAN(objective="wgan_div", n_critic=2, g_steps=3, ema_decay=0.5, latent_dim=8, g_width=4, d_width=4)
+    model = GAN(objective="wgan_div", n_critic=2, g_steps=3, ema_decay=0.5,
+                latent_dim=8, g_width=4, d_width=4)
     data = ImageDataModule(name="digits", batch_size=16)
-    trainer = L.Trainer(accelerator="cpu", devices=devices, strategy="ddp_find_unused_parameters_true" if devices > 1 else "auto",
+    strategy = "ddp_find_unused_parameters_true" if devices > 1 else "auto"
+    trainer = L.Trainer(accelerator="cpu", devices=devices, strategy=strategy,
                         max_epochs=5, num_sanity_val_steps=0, limit_val_batches=1, logger=False,
                         enable_progress_bar=False, enable_checkpointing=False, default_root_dir=out)
     trainer.fit(model, datamodule=data)

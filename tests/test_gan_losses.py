@@ -101,8 +101,9 @@ def test_gan_qp_losses(distance):
 
 @pytest.mark.parametrize("distance", ["l1", "l2"])
 def test_gan_qp_optimal_critic_on_two_point_masses(distance):
-    """Real = point mass at a, fake = at b (|a − b| = 0.8, 0.2, 0, 1.2): the best critic has T(a) − T(b) = λ·d(a, b), and the
-    critic's value there is λ·d/2 (so the generator minimises a multiple of the distance)."""
+    """Real = point mass at a, fake = at b (|a − b| = 0.8, 0.2, 0, 1.2): the best critic has
+    T(a) − T(b) = λ·d(a, b), and the critic's value there is λ·d/2 (so the generator minimises
+    a multiple of the distance)."""
     a = torch.tensor([[[[0.9, 0.1, 0.4, 0.7]]]], dtype=torch.float64).expand(8, 1, 1, 4)
     b = torch.tensor([[[[0.1, 0.3, 0.4, -0.5]]]], dtype=torch.float64).expand(8, 1, 1, 4)
     lam = 3.0

@@ -138,9 +138,10 @@ class GAN(L.LightningModule):
     # ----- the model -----
     def critic(self, x: Tensor, sample: bool = True) -> tuple[Tensor, Tensor | None]:
         """Scores ``(B,)`` of images in [−1, 1] and, with VDB, the per-image KL ``(B,)`` (nats)."""
-        out = self.discriminator.head(self.discriminator.body(x)) if not self.hparams.vdb else \
-            self.discriminator.head(self.discriminator.body(x), sample=sample)
-        return (out[0], out[1]) if self.hparams.vdb else (out.squeeze(1), None)
+        features = self.discriminator.body(x)
+        if self.hparams.vdb:
+            return self.discriminator.head(features, sample=sample)
+        return self.discriminator.head(features).squeeze(1), None
 
     def score(self, x: Tensor) -> Tensor:
         """Deterministic scores (VDB: at the encoder mean): what penalties and the generator use."""

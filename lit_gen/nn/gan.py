@@ -108,7 +108,8 @@ class ResNetGenerator32(nn.Module):
         self.width = width
         self.stem = nn.Linear(latent_dim, 16 * width)
         self.blocks = nn.Sequential(_GBlock(width), _GBlock(width), _GBlock(width))
-        self.out = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(True), nn.Conv2d(width, out_channels, 3, 1, 1), nn.Tanh())
+        self.out = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(True),
+                                 nn.Conv2d(width, out_channels, 3, 1, 1), nn.Tanh())
 
     def forward(self, z: Tensor) -> Tensor:
         return self.out(self.blocks(self.stem(z).view(-1, self.width, 4, 4)))
