@@ -3,6 +3,8 @@ the ``lit-gen couplet`` command, and a property test of the writer on arbitrary 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -92,6 +94,9 @@ def test_fit_checkpoint_writer_cli_and_predict(tmp_path, capsys):
     assert (tmp_path / "o.txt").read_text(encoding="utf-8").splitlines() == ["秋梦", "", "", "海阔天空"]
     assert "line 2, 3" in capsys.readouterr().err
     assert lit_gen_main(["couplet", "--ckpt", str(tmp_path / "missing.ckpt"), "春眠"]) == 2
+    assert lit_gen_main(["couplet", "--ckpt", str(ckpt), "--evaluate", "--root", str(root)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["pairs"] == 7 and report["rule_repeat_alignment"] == 100.0
 
     from lit_gen.tasks.couplet.bench import couplet_bleu, couplet_rules
     from lit_gen.tasks.couplet.data import CoupletDataModule

@@ -3,6 +3,7 @@
     lit-gen couplet --ckpt model.ckpt "晚风摇树树还挺"          # prints the lower line
     lit-gen couplet --ckpt model.ckpt --file uppers.txt --out lowers.txt
     lit-gen couplet --ckpt model.ckpt --top-k 5 --temperature 0.8 --num 3 "晚风摇树树还挺"
+    lit-gen couplet --ckpt model.ckpt --evaluate [--no-rules]   # BLEU/rules on the test split
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (with --top-k)")
     p.add_argument("--num", type=int, default=1, help="lines to write per input (with --top-k)")
     p.add_argument("--seed", type=int, default=None, help="random seed for sampling")
+    p.add_argument("--evaluate", action="store_true",
+                   help="score the test split (data root from --root or $LIT_GEN_DATA/couplet) and print JSON")
+    p.add_argument("--root", help="couplet data folder for --evaluate (holding test/)")
     p.add_argument("--no-rules", nargs="*", choices=RULE_NAMES, metavar="RULE",
                    help=f"switch rules off (all if none named): {', '.join(RULE_NAMES)}")
     return p
@@ -53,7 +57,7 @@ def _write_atomic(path: str, text: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if not args.lines and not args.file:
+    if not args.lines and not args.file and not args.evaluate:
         _parser().error("give upper lines or --file")
     from lit_gen.tasks.couplet.decode import Rules
     from lit_gen.tasks.couplet.text import CoupletInputError
@@ -67,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"lit-gen couplet: {err}", file=sys.stderr)
         return 2
+    if args.evaluate:
+        return _evaluate(writer, args.root)
     if args.file:
         uppers = _read(args.file)
         lowers = writer.write(uppers, on_error="empty")
@@ -85,3 +91,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lit-gen couplet: {err}", file=sys.stderr)
         return 2
     return 0  # characters read as <unk> are reported by the writer's logging warning
+
+
+def _evaluate(writer, root: str | None) -> int:
+    """Print BLEU-4, char accuracy and rule pass rates (model and gold) on the test split, ×100."""
+    import json
+
+    from lit_gen.data.errors import LitGenDataError
+    from lit_gen.tasks.couplet.data import CoupletDataModule, read_pairs
+    from lit_gen.tasks.couplet.metrics import CoupletScores
+
+    try:
+        pairs = read_pairs(CoupletDataModule(root=root).root / "test")
+    except LitGenDataError as err:
+        print(f"lit-gen couplet: {err}", file=sys.stderr)
+        return 2
+    uppers, golds = [u for u, _ in pairs], [g for _, g in pairs]
+    scores = CoupletScores()
+    scores.update(uppers, writer.write(uppers, on_error="empty"), golds)
+    values = {k: round(100 * v, 3) for k, v in scores.compute().items()}
+    print(json.dumps({"pairs": len(pairs), "rules": vars(writer.rules), **values}, ensure_ascii=False))
+    return 0
