@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import lightning as L
 import pytest
@@ -103,3 +107,42 @@ def test_bpd_and_param_count_bench_metrics(tmp_path):
     assert result.protocol["bound"] == "exact flow density"
     count = get_metric("param_count")(model, dm, trainer).values["params"]
     assert count == sum(p.numel() for p in model.parameters())
+
+
+def _ddp_fit(out, devices: int) -> None:
+    """Script mode (Lightning relaunches this file for rank 1): fit a tiny Glow, then test."""
+    L.seed_everything(0)
+    dm = ImageDataModule(name="digits", image_size=8, batch_size=32)
+    model = tiny_glow()
+    trainer = L.Trainer(accelerator="cpu", devices=devices, strategy="ddp" if devices > 1 else "auto",
+                        max_steps=3, limit_val_batches=0, logger=False, enable_progress_bar=False,
+                        enable_checkpointing=False, enable_model_summary=False, default_root_dir=out)
+    trainer.fit(model, datamodule=dm)
+    bpd = get_metric("bpd")(model, dm, trainer).values["test_bpd"]
+    torch.save({"state": model.state_dict(), "bpd": bpd}, Path(out) / f"rank{trainer.global_rank}.pt")
+
+
+@pytest.mark.ddp
+def test_two_process_ddp_actnorm_init_and_test_bpd_match_one_process(tmp_path):
+    # actnorm statistics are all-reduced, so both ranks start (and stay) identical; test/bpd is
+    # synced as (sum, count), so it equals a 1-process pass over the whole test split
+    cmd = [sys.executable, __file__, str(tmp_path), "2"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=400, cwd=tmp_path,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
+    for key, value in r0["state"].items():
+        torch.testing.assert_close(value, r1["state"][key], rtol=0, atol=1e-6)
+    assert r0["bpd"] == pytest.approx(r1["bpd"], rel=1e-6)
+    model = tiny_glow()
+    model.load_state_dict(r0["state"])
+    model.eval()
+    dm = ImageDataModule(name="digits", image_size=8, batch_size=64)
+    dm.setup("test")
+    with torch.no_grad():
+        one = torch.cat([model.bits_per_dim(x) for x, _ in dm.test_dataloader()]).mean().item()
+    assert r0["bpd"] == pytest.approx(one, rel=1e-5)
+
+
+if __name__ == "__main__":
+    _ddp_fit(sys.argv[1], int(sys.argv[2]))
