@@ -16,8 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from lit_gen.bench.registry import MetricResult, register_metric
-from lit_gen.metrics.classifier import load_split
-from lit_gen.metrics.fidelity import compare_images, compute_fidelity
+from lit_gen.metrics.fidelity import compare_images, compute_fidelity, reference_images
 
 _MEMO: dict[tuple, Any] = {}
 
@@ -67,12 +66,7 @@ def _images(spec: str, n: int | None, image_size: int | None, seed: int, datamod
     """``dataset:split`` images (the data module's root when it names the same data set)."""
     dataset, _, split = spec.partition(":")
     root = getattr(datamodule, "root", None) if dataset == getattr(datamodule, "name", None) else None
-    images, _ = load_split(dataset, split or "test", root, image_size=image_size)
-    if n is not None and n < len(images):
-        import torch
-
-        images = images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]]
-    return images
+    return reference_images(dataset, split or "test", n, root=root, image_size=image_size, seed=seed)[0]
 
 
 @register_metric("fidelity_selfcheck")

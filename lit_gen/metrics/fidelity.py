@@ -122,8 +122,8 @@ def check_metric_names(metrics: Sequence[str]) -> None:
         raise ValueError(f"unknown sample-quality metric(s) {unknown or list(metrics)}; choose from {METRICS}")
 
 
-def _check_metrics(metrics: Sequence[str], extractor: Extractor) -> tuple[list[str], dict[str, str]]:
-    check_metric_names(metrics)
+def _available(metrics: Sequence[str], extractor: Extractor) -> tuple[list[str], dict[str, str]]:
+    """The metrics ``extractor`` can compute, and the reason for each one it cannot."""
     unavailable = {}
     if "is" in metrics and not extractor.supports_is:
         unavailable[f"is[{extractor.name}]"] = f"{extractor.name} has no logits layer"
@@ -160,11 +160,12 @@ def run_torch_fidelity(input1: Dataset | GenerativeModelBase, input2: Dataset | 
 def reference_images(dataset: str, split: str, n: int | None, *, root: str | None = None,
                      use_hub: bool = True, image_size: int | None = None,
                      seed: int = 0) -> tuple[torch.Tensor, dict[str, Any]]:
-    """``n`` images of ``split`` (a seeded random subset; all when ``n`` is None) and their record."""
+    """``n`` images of ``split`` (a seeded random subset; the whole split, in file order, when
+    ``n`` is None or its size) and their record."""
     images, _ = load_split(dataset, split, root, use_hub, image_size)
-    if n is not None:
-        if n > len(images):
-            raise ValueError(f"n_real={n} but the {split!r} split of {dataset!r} has only {len(images)} images")
+    if n is not None and n > len(images):
+        raise ValueError(f"n={n} images asked but the {split!r} split of {dataset!r} has only {len(images)}")
+    if n is not None and n < len(images):
         images = images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]]
     info = {"dataset": dataset, "split": split, "n": len(images), "subset_seed": seed,
             "image_size": images.shape[-1], "content_sha256": tensor_digest(images)[:16]}
@@ -208,7 +209,7 @@ def compute_fidelity(model: Any, datamodule: Any, metrics: Sequence[str] = ("fid
     ext = resolve_extractor(extractor, dataset=name, image_size=size, root=root, use_hub=use_hub,
                             cache=cache, inception_weights=inception_weights,
                             classifier_epochs=classifier_epochs)
-    wanted, unavailable = _check_metrics(metrics, ext)
+    wanted, unavailable = _available(metrics, ext)
     images, ref = reference_images(name, split, n_real, root=root, use_hub=use_hub, image_size=size,
                                    seed=seed)
     values: dict[str, float] = {}
@@ -245,7 +246,7 @@ def compare_images(images1: torch.Tensor, images2: torch.Tensor, metrics: Sequen
     ext = resolve_extractor(extractor, dataset=dataset, image_size=image_size or images1.shape[-1],
                             root=root, use_hub=use_hub, cache=cache,
                             inception_weights=inception_weights, classifier_epochs=classifier_epochs)
-    wanted, unavailable = _check_metrics(metrics, ext)
+    wanted, unavailable = _available(metrics, ext)
     values = run_torch_fidelity(ImageSet(images1), ImageSet(images2), wanted, ext, cache=cache,
                                 seed=seed, batch_size=batch_size, kid_subset_size=kid_subset_size,
                                 isc_splits=isc_splits) if wanted else {}
