@@ -85,6 +85,15 @@ def test_sample_shape_range_and_temperature():
     assert torch.allclose(model.sample(2, temperature=0.0), torch.full((2, 1, 8, 8), 0.5), atol=1e-6)
 
 
+def test_overflowing_inverse_gives_finite_samples_and_a_warning():
+    model = tiny_glow().eval()
+    with torch.no_grad():
+        model.flow.scales[-1][-1].logs.fill_(100.0)  # top prior std e^100: float32 overflow
+    with pytest.warns(RuntimeWarning, match="not finite"):
+        s = model.sample(3)
+    assert torch.isfinite(s).all() and s.min() >= 0 and s.max() <= 1
+
+
 def test_bad_sizes_raise_clear_errors():
     with pytest.raises(ValueError, match="2\\*\\*levels"):
         Glow(image_size=28, levels=3)

@@ -10,6 +10,7 @@ on batch size, order or the number of DDP processes.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Literal
 
 import lightning as L
@@ -96,7 +97,15 @@ class Glow(L.LightningModule):
     def sample(self, n: int, temperature: float = 1.0) -> torch.Tensor:
         """``n`` images, ``u ~ N(0, T²I)``: ``(n, C, H, W)`` in [0, 1]."""
         u = torch.randn(n, *self.image_shape, device=self.device) * temperature
-        return (self.flow.inverse(u) + 0.5).clamp(0.0, 1.0)
+        y = self.flow.inverse(u)
+        bad = ~torch.isfinite(y)
+        if bad.any():
+            # an under-trained flow's inverse can overflow (1/s of the affine couplings); such
+            # pixels are shown saturated instead of poisoning FID with NaN, and counted here
+            warnings.warn(f"Glow.sample: {int(bad.sum())} of {y.numel()} sampled values were not finite "
+                          "(inverse overflow); they are set to 0 or 1", RuntimeWarning, stacklevel=2)
+            y = torch.nan_to_num(y, nan=0.5, posinf=0.5, neginf=-0.5)
+        return (y + 0.5).clamp(0.0, 1.0)
 
     def setup(self, stage: str) -> None:
         check_image_shape(self, self.image_shape)
