@@ -110,8 +110,8 @@ def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, a
         f"--trainer.accelerator={accelerator}", "--trainer.enable_progress_bar=false",
         "--trainer.enable_model_summary=false",
     ]
-    if devices > 1:
-        args.append("--trainer.strategy=ddp")
+    if devices > 1 and "trainer.strategy" not in entry.overrides:
+        args.append("--trainer.strategy=ddp")  # an entry may choose its own (e.g. GANs: ddp_find_unused_parameters_true)
     throughput = ThroughputCallback()
     with _quiet_lightning():
         cli = LitGenCLI(args=args, run=False)
