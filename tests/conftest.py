@@ -22,3 +22,15 @@ def _quiet_offline_hub(monkeypatch):
     """Tests never reach the network: the hub is offline unless a test says otherwise."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread for the test: on a shared 2-core machine two threads spin-wait and
+    small convolutions run many times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

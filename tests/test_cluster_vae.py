@@ -12,13 +12,7 @@ from lit_gen.bench.registry import get_metric
 from lit_gen.cli import LitGenCLI
 from lit_gen.models import ClusterVAE
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a shared 2-core machine two threads spin-wait (10x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = dict(image_size=8, latent_dim=3, num_clusters=4, channels=(4,), hidden=16, classifier_hidden=8)

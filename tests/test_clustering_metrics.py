@@ -14,13 +14,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from lit_gen.metrics.clustering import ClusterAccuracy, ClusterPurity, clustering_metrics
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a shared 2-core machine two threads spin-wait (10x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _acc_purity(preds, target, k, c):

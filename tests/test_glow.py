@@ -18,13 +18,7 @@ from lit_gen.models import Glow
 from lit_gen.models.glow import dequantize
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The machine's 2 cores are shared: one intra-op thread avoids oversubscription stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_glow(**kw) -> Glow:

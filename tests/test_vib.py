@@ -11,13 +11,7 @@ from lit_gen.bench.registry import get_metric
 from lit_gen.cli import LitGenCLI
 from lit_gen.models import VIBClassifier
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a shared 2-core machine two threads spin-wait (10x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = dict(in_features=12, num_classes=3, bottleneck_dim=2, hidden=(8,))

@@ -20,9 +20,9 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MeanMetric
 
 from lit_gen.metrics.clustering import ClusterAccuracy, ClusterPurity
+from lit_gen.models.base import epoch_means
 from lit_gen.models.vae import VAE, gaussian_kl, gaussian_log_prob
 from lit_gen.utils.checks import check_finite
 
@@ -92,9 +92,7 @@ class ClusterVAE(VAE):
         self.save_hyperparameters()  # again: keep this class's arguments only (no VAE 'beta')
         self.means = nn.Parameter(torch.randn(num_clusters, latent_dim))
         self.classifier = self.build_classifier()
-        self.epoch_means = nn.ModuleDict({
-            f"{stage}_{name}": MeanMetric() for stage in ("train", "val", "test") for name in TERMS
-        })
+        self.epoch_means = epoch_means(TERMS)
         self.cluster_metrics = nn.ModuleDict({
             f"{stage}_{name}": cls(num_clusters, num_clusters)
             for stage in ("val", "test") for name, cls in (("acc", ClusterAccuracy), ("purity", ClusterPurity))
@@ -220,10 +218,7 @@ class ClusterVAE(VAE):
         if stage == "train":
             check_finite(loss, "training loss", self.global_step)
             self.log("train/loss_step", loss, prog_bar=True, on_step=True, on_epoch=False)
-        for name, values in terms.items():
-            metric = self.epoch_means[f"{stage}_{name}"]
-            metric.update(values.detach())
-            self.log(f"{stage}/{name}", metric, on_step=False, on_epoch=True)
+        self.log_epoch_means(stage, terms)
         labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
         if stage != "train" and labels is not None and int(labels.max()) < self.hparams.num_clusters:
             # labels only score the clusters here; they never enter the loss

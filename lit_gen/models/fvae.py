@@ -17,18 +17,17 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-import lightning as L
 import torch
 from torch import nn
-from torchmetrics import MeanMetric
 
+from lit_gen.models.base import StagedLossModule, adam_with_linear_warmup, epoch_means
 from lit_gen.models.glow import dequantize, to_bits_per_dim
 from lit_gen.nn.flows import GlowFlow
 from lit_gen.nn.fvae import ResidualImageNet
 from lit_gen.utils.checks import check_finite, check_image_shape
 
 
-class FVAE(L.LightningModule):
+class FVAE(StagedLossModule):
     """f-VAE for ``in_channels × image_size × image_size`` images in [0, 1].
 
     Args:
@@ -70,10 +69,7 @@ class FVAE(L.LightningModule):
         self.flow = GlowFlow(self.image_shape, levels, steps, flow_hidden, coupling)
         self.log_sigma1 = nn.Parameter(torch.tensor(math.log(sigma1)))
         self.log_sigma2 = nn.Parameter(torch.tensor(math.log(sigma2)))
-        self.epoch_means = nn.ModuleDict({
-            f"{stage}_{name}": MeanMetric()
-            for stage in ("train", "val", "test") for name in ("nelbo", "recon", "kl", "bpd")
-        })
+        self.epoch_means = epoch_means(("nelbo", "recon", "kl", "bpd"))
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -136,24 +132,8 @@ class FVAE(L.LightningModule):
             self.log("train/loss_step", loss, prog_bar=True, on_step=True, on_epoch=False)
             self.log("train/sigma1", self.log_sigma1.exp(), on_step=True, on_epoch=False)
             self.log("train/sigma2", self.log_sigma2.exp(), on_step=True, on_epoch=False)
-        for name, values in terms.items():
-            metric = self.epoch_means[f"{stage}_{name}"]
-            metric.update(values.detach())
-            self.log(f"{stage}/{name}", metric, on_step=False, on_epoch=True,
-                     prog_bar=stage == "val" and name == "bpd")
+        self.log_epoch_means(stage, terms, prog_bar="bpd")
         return loss
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "test")
-
     def configure_optimizers(self):
-        optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
-        warmup = max(1, self.hparams.warmup_steps)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        return adam_with_linear_warmup(self, self.hparams.lr, self.hparams.warmup_steps)

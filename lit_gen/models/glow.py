@@ -13,10 +13,9 @@ import math
 import warnings
 from typing import Literal
 
-import lightning as L
 import torch
-from torchmetrics import MeanMetric
 
+from lit_gen.models.base import StagedLossModule, adam_with_linear_warmup, epoch_means
 from lit_gen.nn.flows import GlowFlow, standard_normal_logprob
 from lit_gen.utils.checks import check_finite, check_image_shape
 
@@ -45,7 +44,7 @@ def to_bits_per_dim(log_density: torch.Tensor, num_dims: int, n_bits: int) -> to
     return (-log_density + num_dims * n_bits * math.log(2)) / (num_dims * math.log(2))
 
 
-class Glow(L.LightningModule):
+class Glow(StagedLossModule):
     """Glow for ``in_channels × image_size × image_size`` images in [0, 1].
 
     Args:
@@ -77,7 +76,7 @@ class Glow(L.LightningModule):
             raise ValueError(f"n_bits must be in 1..8, got {n_bits}")
         self.save_hyperparameters()
         self.flow = GlowFlow(self.image_shape, levels, steps, hidden, coupling)
-        self.epoch_means = torch.nn.ModuleDict({f"{s}_bpd": MeanMetric() for s in ("train", "val", "test")})
+        self.epoch_means = epoch_means(("bpd",))
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -117,22 +116,8 @@ class Glow(L.LightningModule):
         if stage == "train":
             check_finite(loss, "training loss (bits/dim)", self.global_step)
             self.log("train/loss_step", loss, prog_bar=True, on_step=True, on_epoch=False)
-        metric = self.epoch_means[f"{stage}_bpd"]
-        metric.update(bpd.detach())
-        self.log(f"{stage}/bpd", metric, on_step=False, on_epoch=True, prog_bar=stage == "val")
+        self.log_epoch_means(stage, {"bpd": bpd}, prog_bar="bpd")
         return loss
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "test")
-
     def configure_optimizers(self):
-        optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
-        warmup = max(1, self.hparams.warmup_steps)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        return adam_with_linear_warmup(self, self.hparams.lr, self.hparams.warmup_steps)

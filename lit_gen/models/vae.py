@@ -10,12 +10,11 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MeanMetric
 
+from lit_gen.models.base import StagedLossModule, epoch_means
 from lit_gen.nn.conv import ConvDecoder, ConvEncoder
 from lit_gen.utils.checks import check_finite, check_image_shape
 
@@ -32,7 +31,7 @@ def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -
     return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(dim=-1)
 
 
-class VAE(L.LightningModule):
+class VAE(StagedLossModule):
     """Convolutional VAE for ``in_channels × image_size × image_size`` images in [0, 1].
 
     Args:
@@ -77,10 +76,7 @@ class VAE(L.LightningModule):
         # one learned std for every pixel; only used by the Gaussian likelihood
         self.log_sigma = nn.Parameter(torch.zeros(()), requires_grad=likelihood == "gaussian")
         # sample-weighted means that sync across DDP ranks as (sum, count), not mean of means
-        self.epoch_means = nn.ModuleDict({
-            f"{stage}_{name}": MeanMetric()
-            for stage in ("train", "val", "test") for name in ("loss", "nelbo", "recon", "kl")
-        })
+        self.epoch_means = epoch_means(("loss", "nelbo", "recon", "kl"))
 
     # ----- networks: override these in a subclass to change the architecture -----
     @property
@@ -186,21 +182,8 @@ class VAE(L.LightningModule):
         if stage == "train":
             check_finite(loss, "training loss", self.global_step)
             self.log("train/loss_step", loss, prog_bar=True, on_step=True, on_epoch=False)
-        for name, values in terms.items():
-            metric = self.epoch_means[f"{stage}_{name}"]
-            metric.update(values.detach())
-            self.log(f"{stage}/{name}", metric, on_step=False, on_epoch=True,
-                     prog_bar=stage == "val" and name == "nelbo")
+        self.log_epoch_means(stage, terms, prog_bar="nelbo")
         return loss
-
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "test")
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         """Posterior means ``(B, latent_dim)``: the codes two-step clustering baselines use."""

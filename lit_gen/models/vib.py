@@ -14,19 +14,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from lit_gen.models.base import StagedLossModule, epoch_means
 from lit_gen.models.vae import gaussian_kl
 from lit_gen.nn.mlp import MLP
 from lit_gen.utils.checks import check_finite
 
 
-class VIBClassifier(L.LightningModule):
+class VIBClassifier(StagedLossModule):
     """VIB classifier for images ``(B, C, H, W)`` (flattened by the default MLP encoder).
 
     Args:
@@ -73,9 +72,7 @@ class VIBClassifier(L.LightningModule):
         self.save_hyperparameters()
         self.encoder = self.build_encoder()
         self.decoder = self.build_decoder()
-        self.epoch_means = nn.ModuleDict({
-            f"{stage}_{name}": MeanMetric() for stage in ("train", "val", "test") for name in ("loss", "ce", "kl")
-        })
+        self.epoch_means = epoch_means(("loss", "ce", "kl"))
         self.accuracy = nn.ModuleDict({
             stage: MulticlassAccuracy(num_classes, average="micro") for stage in ("val", "test")
         })
@@ -124,24 +121,12 @@ class VIBClassifier(L.LightningModule):
         if stage == "train":
             check_finite(loss, "training loss", self.global_step)
             self.log("train/loss_step", loss, prog_bar=True, on_step=True, on_epoch=False)
-        for name, values in terms.items():
-            metric = self.epoch_means[f"{stage}_{name}"]
-            metric.update(values.detach())
-            self.log(f"{stage}/{name}", metric, on_step=False, on_epoch=True)
+        self.log_epoch_means(stage, terms)
         if stage != "train":
             acc = self.accuracy[stage]
             acc.update(self.predict_proba(x), y)
             self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, prog_bar=True)
         return loss
-
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "test")
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         """Predicted labels ``(B,)`` from the S-sample averaged softmax."""
