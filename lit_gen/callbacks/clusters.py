@@ -7,7 +7,7 @@ import os
 import lightning as L
 from torchvision.utils import save_image
 
-from lit_gen.callbacks.images import ImageGridCallback
+from lit_gen.callbacks.images import ImageGridCallback, epoch_is_due
 
 
 class ClusterGridCallback(L.Callback):
@@ -24,17 +24,14 @@ class ClusterGridCallback(L.Callback):
         self.every_n_epochs, self.per_cluster, self.temperature = every_n_epochs, per_cluster, temperature
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        epoch = trainer.current_epoch
-        last = trainer.max_epochs is not None and epoch + 1 >= trainer.max_epochs
-        if (epoch + 1) % self.every_n_epochs and not last and not trainer.should_stop:
-            return
-        self.write(trainer, pl_module, tag=f"epoch={epoch}")
+        if epoch_is_due(trainer, self.every_n_epochs):
+            self.write(trainer, pl_module, tag=f"epoch={trainer.current_epoch}")
 
     def write(self, trainer: L.Trainer, pl_module: L.LightningModule, tag: str):
         """Write the grid now; returns its path (``None`` on other ranks or other modules)."""
+        folder = ImageGridCallback.output_dir(trainer)  # collective under DDP: every rank calls it
         if not trainer.is_global_zero or not callable(getattr(pl_module, "cluster_grid", None)):
             return None
-        folder = ImageGridCallback.output_dir(trainer)
         os.makedirs(folder, exist_ok=True)
         path = folder / f"clusters_{tag}.png"
         was_training = pl_module.training

@@ -10,6 +10,13 @@ import torch
 from torchvision.utils import save_image
 
 
+def epoch_is_due(trainer: L.Trainer, every_n_epochs: int) -> bool:
+    """True at every ``every_n_epochs``-th epoch end, and always at the last one."""
+    epoch = trainer.current_epoch
+    last = trainer.max_epochs is not None and epoch + 1 >= trainer.max_epochs
+    return (epoch + 1) % every_n_epochs == 0 or last or trainer.should_stop
+
+
 class ImageGridCallback(L.Callback):
     """Every ``every_n_epochs`` epochs, save ``samples_epoch=E.png`` and ``recon_epoch=E.png``.
 
@@ -42,11 +49,8 @@ class ImageGridCallback(L.Callback):
                 self._val_images = x[: self.num_samples // 2].detach()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        epoch = trainer.current_epoch
-        last = trainer.max_epochs is not None and epoch + 1 >= trainer.max_epochs
-        if (epoch + 1) % self.every_n_epochs and not last and not trainer.should_stop:
-            return
-        self.write(trainer, pl_module, tag=f"epoch={epoch}")
+        if epoch_is_due(trainer, self.every_n_epochs):
+            self.write(trainer, pl_module, tag=f"epoch={trainer.current_epoch}")
 
     def write(self, trainer: L.Trainer, pl_module: L.LightningModule, tag: str) -> list[Path]:
         """Write the grids now; returns the files written (empty on ranks other than 0)."""

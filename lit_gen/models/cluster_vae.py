@@ -24,7 +24,6 @@ from torch import nn
 from lit_gen.metrics.clustering import ClusterAccuracy, ClusterPurity
 from lit_gen.models.base import epoch_means
 from lit_gen.models.vae import VAE, gaussian_kl, gaussian_log_prob
-from lit_gen.utils.checks import check_finite
 
 TERMS = ("loss", "nelbo", "recon", "latent_kl", "cat_kl")
 
@@ -212,13 +211,8 @@ class ClusterVAE(VAE):
         self.means.copy_(centres.to(self.means.device))
 
     def _step(self, batch, stage: str) -> torch.Tensor:
+        loss = super()._step(batch, stage)  # the loss terms, the divergence guard, the epoch means
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        terms = self.loss_terms(x)
-        loss = terms["loss"].mean()
-        if stage == "train":
-            check_finite(loss, "training loss", self.global_step)
-            self.log("train/loss_step", loss, prog_bar=True, on_step=True, on_epoch=False)
-        self.log_epoch_means(stage, terms)
         labels = batch[1] if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
         if stage != "train" and labels is not None and int(labels.max()) < self.hparams.num_clusters:
             # labels only score the clusters here; they never enter the loss
