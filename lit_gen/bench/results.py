@@ -189,10 +189,15 @@ def render_png(rows: list[dict[str, Any]], path: Path) -> None:
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    # a unique temp name: two `--only` runs of one suite may write the picture at the same time
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".leaderboard.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
 
 
 def write_leaderboard(suite_dir: Path, suite: str, rows: list[dict[str, Any]], command: str) -> None:
