@@ -179,3 +179,28 @@ def test_readme_embedding_replaces_only_the_marked_block(tmp_path):
     text = readme.read_text()
     assert text.startswith("intro\n<!-- leaderboard:cpu -->\nReproduce ...") and text.endswith("<!-- /leaderboard:cpu -->\noutro\n")
     assert "| vae |" in text and "old table" not in text and "Protocol" not in text
+
+
+def test_curve_entry_records_fid_against_training_time(tmp_path, tmp_path_factory):
+    # the fidelity test files' classifier cache: the digits classifier trains once per session
+    cache = str(tmp_path_factory.getbasetemp() / "lit_gen_fidelity_cache")
+    curve = {"metrics": ["fid"], "n_fake": 100, "n_real": 100, "every_n_train_steps": 2,
+             "classifier_epochs": 3, "cache": cache}
+    suite = make_suite(tmp_path, curve=curve)
+    plain = load_suite(str(make_suite(tmp_path / "plain")), ROOT)[0]
+    with_curve = load_suite(str(suite), ROOT)[0]
+    assert plain.config_hash(ROOT, 0, 1) != with_curve.config_hash(ROOT, 0, 1)
+    assert bench(suite, tmp_path / "out") == 0
+    run = json.loads((tmp_path / "out/mini/runs/tiny-a/seed=0.json").read_text())
+    points = run["curve"]["points"]
+    # 3 training batches: measured after batch 2, then once at the end of the epoch (batch 3)
+    assert [p["batches"] for p in points] == [2, 3]
+    assert 0 < points[0]["train_seconds"] < points[1]["train_seconds"] < run["wall_time_s"]
+    assert all(p["fid[classifier]"] > 0 for p in points)
+    assert run["curve"]["protocol"]["n_fake"] == 100
+    assert (tmp_path / "out/mini/leaderboard.png").stat().st_size > 1000
+
+
+def test_bad_curve_value_is_a_suite_error(tmp_path):
+    with pytest.raises(SuiteError, match="curve must be a mapping"):
+        load_suite(str(make_suite(tmp_path, curve=[1, 2])), ROOT)

@@ -93,6 +93,7 @@ def aggregate(entries: list[Entry], results: dict[str, list[dict[str, Any]]]) ->
             "devices": runs[0].get("devices"),
             "seeds": sorted(r["seed"] for r in runs),
             "protocol": runs[0].get("protocol", {}),
+            "curves": [{"seed": r["seed"], "points": r["curve"]["points"]} for r in runs if r.get("curve")],
         })
     return rows
 
@@ -160,18 +161,29 @@ def render_csv(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+CURVE_AXES = ("train_seconds", "batches", "epoch")
+
+
+def _curve_names(rows: list[dict[str, Any]]) -> list[str]:
+    return sorted({k for row in rows for c in row.get("curves", []) for p in c["points"] for k in p
+                   if k not in CURVE_AXES})
+
+
 def render_png(rows: list[dict[str, Any]], path: Path) -> None:
-    """One dot chart per metric: entries on the y axis, mean ± std, reference as a red cross."""
+    """One dot chart per metric (entries on the y axis, mean ± std, reference as a red cross),
+    then one line chart per curve metric (value against training minutes, a line per seed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = sorted({n for row in rows for n in row["metrics"]})
-    if not names:
+    curve_names = _curve_names(rows)
+    panels = len(names) + len(curve_names)
+    if not panels:
         return
-    cols = min(3, len(names))
-    nrows = math.ceil(len(names) / cols)
+    cols = min(3, panels)
+    nrows = math.ceil(panels / cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, 0.5 + 0.45 * max(3, len(rows)) * nrows),
                              squeeze=False)
     for ax, name in zip(axes.flat, names):
@@ -186,7 +198,17 @@ def render_png(rows: list[dict[str, Any]], path: Path) -> None:
         ax.set_yticks(list(ys), [row["entry"] for row in have], fontsize=8)
         ax.set_title(name, fontsize=10)
         ax.grid(axis="x", alpha=0.3)
-    for ax in list(axes.flat)[len(names):]:
+    for ax, name in zip(list(axes.flat)[len(names):], curve_names):
+        for i, row in enumerate(r for r in rows if r.get("curves")):
+            for j, curve in enumerate(row["curves"]):
+                points = [p for p in curve["points"] if name in p]
+                ax.plot([p["train_seconds"] / 60 for p in points], [p[name] for p in points], "o-",
+                        color=f"C{i}", alpha=0.8, markersize=3, label=row["entry"] if j == 0 else None)
+        ax.set_xlabel("training time (min, measurements excluded)", fontsize=8)
+        ax.set_title(f"{name} during training", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[panels:]:
         ax.axis("off")
     fig.tight_layout()
     # a unique temp name: two `--only` runs of one suite may write the picture at the same time

@@ -113,9 +113,19 @@ def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, a
     if devices > 1 and "trainer.strategy" not in entry.overrides:
         args.append("--trainer.strategy=ddp")  # an entry may choose its own (e.g. GANs: ddp_find_unused_parameters_true)
     throughput = ThroughputCallback()
+    extra: list[L.Callback] = [throughput]
+    curve = None
+    if entry.curve is not None:
+        from lit_gen.callbacks import FidelityCallback
+
+        try:
+            curve = FidelityCallback(**entry.curve)
+        except TypeError as err:
+            raise ValueError(f"entry {entry.name}: bad curve arguments {entry.curve}: {err}") from None
+        extra.append(curve)
     with _quiet_lightning():
         cli = LitGenCLI(args=args, run=False)
-        cli.trainer.callbacks.append(throughput)
+        cli.trainer.callbacks.extend(extra)
         cli.trainer.fit(cli.model, datamodule=cli.datamodule)
         values: dict[str, float] = {}
         protocol: dict[str, Any] = {}
@@ -156,6 +166,8 @@ def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, a
         "versions": {k: env.get(k) for k in ("python", "torch", "lightning", "torchmetrics", "torch-fidelity",
                                               "lit-gen", "git_commit")},
         "torch_threads": torch.get_num_threads(),
+        **({"curve": {"points": curve.history, "protocol": curve.last_result.protocol if curve.last_result else {}}}
+           if curve is not None else {}),
     }
 
 

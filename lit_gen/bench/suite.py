@@ -10,6 +10,11 @@ One file per model family keeps suites easy to extend without editing a shared f
       metrics: [nelbo, nll]
       metric_options: {nll: {num_samples: 200}}
       reference: {nll: {value: 89.78, source: "pythae, MLP VAE"}}
+      curve: {metrics: [fid], every_n_train_steps: 500, n_fake: 1000}   # optional
+
+``curve`` (generative image models only) adds a
+:class:`~lit_gen.callbacks.FidelityCallback` with these arguments to the run; each result then
+holds the metric against training time, and the leaderboard picture draws it.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import yaml
 
 BUDGET_KEYS = ("max_steps", "max_epochs", "max_time")
 ENTRY_KEYS = {"name", "config", "overrides", "budget", "seeds", "metrics", "metric_options",
-              "reference", "description"}
+              "reference", "description", "curve"}
 
 
 class SuiteError(ValueError):
@@ -45,6 +50,7 @@ class Entry:
     reference: dict[str, dict[str, Any]] | None = None
     description: str = ""
     source_file: str = ""
+    curve: dict[str, Any] | None = None
 
     def cli_args(self, root: Path, seed: int) -> list[str]:
         """Arguments for ``LitGenCLI``: config, overrides, budget and seed."""
@@ -58,6 +64,8 @@ class Entry:
         """Hash of everything that defines the run: entry fields, the config file's text, seed
         and devices. A result whose hash differs is stale and is recomputed."""
         payload = {k: v for k, v in asdict(self).items() if k not in ("reference", "description", "source_file")}
+        if payload["curve"] is None:  # entries without a curve keep the hashes they had before it existed
+            del payload["curve"]
         payload.update(seed=seed, devices=devices, config_text=(root / self.config).read_text())
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -86,13 +94,16 @@ def _entry(raw: Any, path: Path, root: Path) -> Entry:
     seeds = raw.get("seeds", [0])
     if not seeds or not all(isinstance(s, int) for s in seeds):
         raise SuiteError(f"{where}: seeds must be a non-empty list of integers")
+    curve = raw.get("curve")
+    if curve is not None and not isinstance(curve, dict):
+        raise SuiteError(f"{where}: curve must be a mapping of FidelityCallback arguments, got {curve!r}")
     metrics = raw["metrics"]
     if isinstance(metrics, str):
         metrics = [metrics]
     return Entry(name=str(raw["name"]), config=str(raw["config"]), metrics=list(metrics), seeds=list(seeds),
                  overrides=dict(raw.get("overrides") or {}), budget=dict(budget),
                  metric_options=dict(raw.get("metric_options") or {}), reference=raw.get("reference"),
-                 description=str(raw.get("description", "")),
+                 description=str(raw.get("description", "")), curve=curve,
                  source_file=str(path.relative_to(root)) if path.is_relative_to(root) else str(path))
 
 

@@ -1,8 +1,10 @@
-"""Log FID/KID/IS of a generative model's samples every N epochs during ``fit``."""
+"""Log FID/KID/IS of a generative model's samples every N epochs (or train steps) during ``fit``."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from typing import Any
 
 import lightning as L
 
@@ -12,6 +14,12 @@ from lit_gen.metrics.fidelity import FidelityResult, check_metric_names, compute
 
 class FidelityCallback(L.Callback):
     """Every ``every_n_epochs`` epochs (and after the last), log ``fidelity/fid[extractor]`` etc.
+
+    With ``every_n_train_steps`` it also measures every that many training batches, and every
+    measurement is appended to :attr:`history` as ``{"train_seconds", "batches", "epoch",
+    <metric>: value}``: the metric against training time, the curve an equal-wall-clock
+    comparison needs. ``train_seconds`` counts the wall time of ``fit`` minus the time spent in
+    these measurements, so evaluating more often does not push the curve to the right.
 
     The module must have ``sample(n)`` returning ``(n, C, H, W)`` in [0, 1]; the reference
     images are ``split`` of the trainer's ``ImageDataModule`` (see
@@ -34,22 +42,30 @@ class FidelityCallback(L.Callback):
         cache: cache root (default ``$LIT_GEN_CACHE`` or ``~/.cache/lit_gen``).
         inception_weights: torch-fidelity InceptionV3 weights file (else ``LIT_GEN_INCEPTION_WEIGHTS``).
         prog_bar: show the first metric in the progress bar.
+        every_n_train_steps: also measure every this many training batches (None: epochs only).
     """
 
     def __init__(self, every_n_epochs: int = 1, metrics: Sequence[str] = ("fid",),
                  extractor: str = "classifier", n_fake: int = 2000, n_real: int | None = 2000,
                  split: str = "test", seed: int = 0, cache: str | None = None,
                  inception_weights: str | None = None, classifier_epochs: int | None = None,
-                 prog_bar: bool = False):
+                 prog_bar: bool = False, every_n_train_steps: int | None = None):
         super().__init__()
         if every_n_epochs < 1 or n_fake < 2 or (n_real is not None and n_real < 2):
             raise ValueError("every_n_epochs must be >= 1 and n_fake/n_real >= 2")
+        if every_n_train_steps is not None and every_n_train_steps < 1:
+            raise ValueError(f"every_n_train_steps must be >= 1 or None, got {every_n_train_steps}")
+        self.every_n_train_steps = every_n_train_steps
         check_metric_names(metrics)
         self.every_n_epochs, self.metrics, self.extractor = every_n_epochs, list(metrics), extractor
         self.n_fake, self.n_real, self.split, self.seed = n_fake, n_real, split, seed
         self.cache, self.inception_weights = cache, inception_weights
         self.classifier_epochs, self.prog_bar = classifier_epochs, prog_bar
         self.last_result: FidelityResult | None = None  # rank 0 only
+        self.history: list[dict[str, Any]] = []  # every rank (values are broadcast)
+        self._fit_start = self._measure_seconds = 0.0
+        self._batches = 0  # our own count: manual-optimisation modules step global_step per optimiser
+        self._measured_at = -1  # batch count of the last measurement (no duplicate at epoch end)
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage != "fit":
@@ -70,14 +86,34 @@ class FidelityCallback(L.Callback):
                 error = f"{type(err).__name__}: {err}"
         self._raise_on_any_rank(trainer, error)
 
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._fit_start, self._measure_seconds = time.perf_counter(), 0.0
+        self._batches, self._measured_at, self.history = 0, -1, []
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch,
+                           batch_idx: int) -> None:
+        self._batches += 1
+        if self.every_n_train_steps and self._batches % self.every_n_train_steps == 0:
+            self._record(trainer, pl_module, on_epoch=False)
+
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         epoch = trainer.current_epoch
         last = trainer.max_epochs is not None and epoch + 1 >= trainer.max_epochs
         if (epoch + 1) % self.every_n_epochs and not last and not trainer.should_stop:
             return
+        if self._measured_at != self._batches:
+            self._record(trainer, pl_module, on_epoch=True)
+
+    def _record(self, trainer: L.Trainer, pl_module: L.LightningModule, on_epoch: bool) -> None:
+        train_seconds = time.perf_counter() - self._fit_start - self._measure_seconds
+        start = time.perf_counter()
         values = self.measure(trainer, pl_module)
+        self._measure_seconds += time.perf_counter() - start
+        self._measured_at = self._batches
+        self.history.append({"train_seconds": train_seconds, "batches": self._batches,
+                             "epoch": trainer.current_epoch, **values})
         for i, (name, value) in enumerate(values.items()):
-            pl_module.log(f"fidelity/{name}", value, on_step=False, on_epoch=True,
+            pl_module.log(f"fidelity/{name}", value, on_step=not on_epoch, on_epoch=on_epoch,
                           prog_bar=self.prog_bar and i == 0, sync_dist=False)
 
     def measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
