@@ -59,7 +59,7 @@ def test_top_k_sampling_obeys_the_rules_and_k1_is_greedy():
     assert decode_line(lp, upper, VOCAB, top_k=1, rng=rng) == greedy
     seen = set()
     for _ in range(30):
-        low = decode_line(lp, upper, VOCAB, top_k=3, temperature=2.0, rng=rng)
+        low = decode_line(lp, upper, VOCAB, Rules(tone_ending=True), top_k=3, temperature=2.0, rng=rng)
         seen.add(low)
         assert all(check_rules(upper, low).values()), low
     assert len(seen) > 1  # sampling gives variety
@@ -81,3 +81,24 @@ def test_bad_input_is_rejected_with_a_reason(line, message):
 
 def test_spaces_are_removed():
     assert check_line(" 晚 风 摇 树 ", 8) == "晚风摇树"
+
+
+def test_tone_classes_and_the_tone_ending_rule():
+    from lit_gen.tasks.couplet.tones import tone_class, tone_ending_ok, wanted_ending
+
+    assert [tone_class(c) for c in "风雨花树"] == ["ping", "ze", "ping", "ze"]  # feng1 yu3 hua1 shu4
+    assert tone_class("，") is None and tone_class("的") is None  # punctuation, neutral tone
+    assert wanted_ending("晚风摇树树还挺") == "ping" and wanted_ending("春风，") == "ze"  # 挺 ting3; 风 feng1
+    assert tone_ending_ok("晚风摇树树还挺", "夜雨敲花花更香")
+    assert not tone_ending_ok("晚风摇树树还挺", "夜雨敲花花更美")  # 美 mei3: both endings oblique
+    assert tone_ending_ok("，", "，")  # nothing toned: the rule does not apply
+
+
+def test_tone_rule_makes_the_last_character_take_the_opposite_class():
+    # upper 风雨 ends on 雨 (yu3, oblique): the lower ending must be level (风/花/山 are tone 1)
+    lp = logp([{"花": -0.1}, {"水": -0.1, "山": -2}])  # 水 shui3 is oblique
+    assert decode_line(lp, "风雨", VOCAB, Rules()) == "花水"
+    assert decode_line(lp, "风雨", VOCAB, Rules(tone_ending=True)) == "花山"
+    # punctuation at the end: the rule looks at the last toned character (雨), the comma is copied
+    lp = logp([{"月": -0.1}, {"水": -0.1, "山": -2}, {"，": -0.1}])
+    assert decode_line(lp, "风雨，", VOCAB, Rules(tone_ending=True)) == "月山，"

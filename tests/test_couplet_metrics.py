@@ -19,7 +19,7 @@ GOLDS = ["夜雨敲花花更香", "雨意，风情", "夏梦", "云卷云舒"]
 
 def test_check_rules_by_hand():
     assert check_rules("晚风摇树树还挺", "夜雨敲花花更香") == dict.fromkeys(
-        ["equal_length", "punctuation", "repeat_alignment", "no_same_char"], True)
+        ["equal_length", "punctuation", "repeat_alignment", "no_same_char", "tone_ending"], True)
     assert check_rules("风声，雨声", "雨意，风情")["repeat_alignment"] is False  # 声…声 vs 意…情
     assert check_rules("春眠", "秋眠")["no_same_char"] is False
     assert check_rules("风，雨", "山水，")["punctuation"] is False
@@ -35,7 +35,9 @@ def test_char_accuracy_and_rule_rates_by_hand():
     rules = RulePassRate()
     rules.update(UPPERS, PREDS)
     rates = {k: v.item() for k, v in rules.compute().items()}
-    assert rates == {"equal_length": 0.75, "punctuation": 0.75, "repeat_alignment": 0.75, "no_same_char": 0.5}
+    # tone_ending: 挺(3)→香(1) and 声(1)→色(4) pass, 眠(2)→眠(2) fails, unequal lengths fail
+    assert rates == {"equal_length": 0.75, "punctuation": 0.75, "repeat_alignment": 0.75, "no_same_char": 0.5,
+                     "tone_ending": 0.5}
 
 
 def test_bleu_is_character_level():

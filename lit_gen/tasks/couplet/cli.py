@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--root", help="couplet data folder for --evaluate (holding test/)")
     p.add_argument("--no-rules", nargs="*", choices=RULE_NAMES, metavar="RULE",
                    help=f"switch rules off (all if none named): {', '.join(RULE_NAMES)}")
+    p.add_argument("--tone", action="store_true",
+                   help="also enforce 仄起平收: the last characters get opposite tone classes (modern Mandarin)")
     return p
 
 
@@ -64,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lit_gen.tasks.couplet.writer import CoupletWriter
 
     off = set(RULE_NAMES if args.no_rules == [] else args.no_rules or ())
-    rules = Rules(**{name: name not in off for name in RULE_NAMES})
+    rules = Rules(**{name: name not in off for name in RULE_NAMES}, tone_ending=args.tone)
     try:
         writer = CoupletWriter.from_checkpoint(args.ckpt, rules=rules, top_k=args.top_k,
                                                temperature=args.temperature, seed=args.seed)

@@ -6,7 +6,9 @@ Rules (each switchable in :class:`Rules`):
 * ``copy_punct`` — punctuation is copied in place, and no punctuation appears elsewhere;
 * ``align_repeats`` — positions holding the same upper character share one lower character,
   and positions with different upper characters get different lower characters (so a repeat
-  in the upper line is mirrored, and the lower line has no repeat the upper line lacks).
+  in the upper line is mirrored, and the lower line has no repeat the upper line lacks);
+* ``tone_ending`` (off by default) — 仄起平收: the lower line's last character takes the tone
+  class opposite to the upper line's last character (:mod:`lit_gen.tasks.couplet.tones`).
 
 With ``align_repeats`` this is an assignment problem (one distinct character per group of
 equal upper characters, maximising the summed log-probability). We solve it greedily: groups
@@ -28,6 +30,7 @@ import numpy as np
 import torch
 
 from lit_gen.tasks.couplet.text import is_punct, repeat_groups
+from lit_gen.tasks.couplet.tones import LEVEL, OBLIQUE, last_toned_position, tone_class, wanted_ending
 from lit_gen.tasks.couplet.vocab import Vocab
 
 
@@ -36,10 +39,17 @@ class Rules:
     no_same_char: bool = True
     copy_punct: bool = True
     align_repeats: bool = True
+    tone_ending: bool = False  # modern-Mandarin tones, so a style choice rather than a hard rule
 
     @classmethod
     def none(cls) -> Rules:
-        return cls(False, False, False)
+        return cls(False, False, False, False)
+
+
+def tone_masks(vocab: Vocab) -> dict[str, torch.Tensor]:
+    """``{"ping": (V,) bool, "ze": (V,) bool}``: which vocabulary entries have each tone class."""
+    classes = [tone_class(t) if len(t) == 1 else None for t in vocab.tokens]
+    return {c: torch.tensor([k == c for k in classes]) for c in (LEVEL, OBLIQUE)}
 
 
 def punct_mask(vocab: Vocab) -> torch.Tensor:
@@ -73,11 +83,13 @@ def _choose(cands: np.ndarray, scores: np.ndarray, used: set[int], top_k: int,
 
 def decode_batch(log_probs: torch.Tensor, uppers: list[str], upper_ids: torch.Tensor, vocab: Vocab,
                  rules: Rules = Rules(), top_k: int = 0, temperature: float = 1.0,
-                 puncts: torch.Tensor | None = None, rng: np.random.Generator | None = None) -> list[str]:
+                 puncts: torch.Tensor | None = None, rng: np.random.Generator | None = None,
+                 tones: dict[str, torch.Tensor] | None = None) -> list[str]:
     """Lower lines for ``uppers`` (B lines of one length L) from ``log_probs`` ``(B, L, V)``.
 
     ``upper_ids``: ``(B, L)`` their ids. ``top_k = 0`` is greedy; ``top_k > 0`` samples each
     group's character among its k best allowed ones with ``softmax(log_probs / temperature)``.
+    ``puncts``/``tones``: precomputed :func:`punct_mask`/:func:`tone_masks` of ``vocab``.
     """
     b, n, v = log_probs.shape
     scores = log_probs.float() / (temperature if top_k > 0 else 1.0)
@@ -86,6 +98,12 @@ def decode_batch(log_probs: torch.Tensor, uppers: list[str], upper_ids: torch.Te
         scores[..., puncts if puncts is not None else punct_mask(vocab)] = -torch.inf
     if rules.no_same_char:
         scores.scatter_(2, upper_ids.unsqueeze(-1), -torch.inf)
+    if rules.tone_ending:
+        tones = tones if tones is not None else tone_masks(vocab)
+        for row, upper in enumerate(uppers):
+            want, last = wanted_ending(upper), last_toned_position(upper)
+            if want is not None:
+                scores[row, last, ~tones[want]] = -torch.inf
     k = min(v, n + max(top_k, 1) + 1)
     top_scores, top_ids = (t.numpy() for t in scores.topk(k, dim=-1))
     full = scores.numpy()

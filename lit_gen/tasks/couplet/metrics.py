@@ -17,8 +17,9 @@ from torchmetrics import Metric
 from torchmetrics.text import BLEUScore
 
 from lit_gen.tasks.couplet.text import is_punct
+from lit_gen.tasks.couplet.tones import tone_ending_ok
 
-RULES = ("equal_length", "punctuation", "repeat_alignment", "no_same_char")
+RULES = ("equal_length", "punctuation", "repeat_alignment", "no_same_char", "tone_ending")
 
 
 def spaced(line: str) -> str:
@@ -31,7 +32,9 @@ def check_rules(upper: str, lower: str) -> dict[str, bool]:
 
     * punctuation: punctuation at exactly the upper line's punctuation positions;
     * repeat_alignment: for non-punctuation positions i, j: ``up[i] == up[j] ⇔ low[i] == low[j]``;
-    * no_same_char: no non-punctuation position repeats the upper character.
+    * no_same_char: no non-punctuation position repeats the upper character;
+    * tone_ending: 仄起平收, the last characters have opposite tone classes
+      (:func:`~lit_gen.tasks.couplet.tones.tone_ending_ok`; passes where no tone applies).
     """
     if len(upper) != len(lower):
         return dict.fromkeys(RULES, False)
@@ -40,7 +43,8 @@ def check_rules(upper: str, lower: str) -> dict[str, bool]:
     punct = all(is_punct(a) == is_punct(b) for a, b in zip(upper, lower))
     aligned = all((upper[i] == upper[j]) == (lower[i] == lower[j])
                   for k, i in enumerate(pos) for j in pos[k + 1:])
-    return {"equal_length": True, "punctuation": punct, "repeat_alignment": aligned, "no_same_char": same}
+    return {"equal_length": True, "punctuation": punct, "repeat_alignment": aligned, "no_same_char": same,
+            "tone_ending": tone_ending_ok(upper, lower)}
 
 
 class CharAccuracy(Metric):

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 
-from lit_gen.tasks.couplet.decode import Rules, decode_batch, punct_mask
+from lit_gen.tasks.couplet.decode import Rules, decode_batch, punct_mask, tone_masks
 from lit_gen.tasks.couplet.text import CoupletInputError, check_line
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class CoupletWriter:
         self.batch_size = batch_size
         self.rng = np.random.default_rng(seed)
         self.puncts = punct_mask(model.vocab)
+        self.tones = tone_masks(model.vocab) if rules.tone_ending else None
         self.unknown: Counter[str] = Counter()
         self._reported: set[str] = set()
 
@@ -113,7 +114,8 @@ class CoupletWriter:
                         ids = torch.stack([vocab.encode(texts[k]) for k in chunk])
                         logp = torch.log_softmax(self.model(ids.to(device)).float(), -1).cpu()
                         lowers = decode_batch(logp, [texts[k] for k in chunk], ids, vocab, self.rules,
-                                              self.top_k, self.temperature, self.puncts, self.rng)
+                                              self.top_k, self.temperature, self.puncts, self.rng,
+                                              self.tones)
                         for k, low in zip(chunk, lowers):
                             out[k] = low
         finally:
