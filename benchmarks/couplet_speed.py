@@ -30,7 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def default_checkpoints() -> list[Path]:
     work = ROOT / "benchmarks/results/cpu/work"
-    found = sorted(work.glob("couplet-*/seed=0/lightning_logs/version_*/checkpoints/last.ckpt"))
+    newest: dict[str, Path] = {}  # each entry's latest run (a rerun adds a lightning_logs/version_N)
+    for path in work.glob("couplet-*/seed=0/lightning_logs/version_*/checkpoints/last.ckpt"):
+        entry = path.parts[-6]
+        if entry not in newest or path.stat().st_mtime > newest[entry].stat().st_mtime:
+            newest[entry] = path
+    found = [newest[k] for k in sorted(newest)]
     if not found:
         raise SystemExit(f"no couplet checkpoints under {work}: run `lit-gen bench --suite cpu --only "
                          "couplet-conv-post ...` first, or pass checkpoint paths")
