@@ -32,11 +32,13 @@ from typing import Any, Literal
 import numpy as np
 
 from lit_gen.tasks.lexicon.counting import SEP, CountTable, HashIndex, SpanHasher, hash_words
-from lit_gen.tasks.lexicon.entropy import autonomy
+from lit_gen.tasks.lexicon.entropy import autonomy, min_split_pmi, ngram_atoms, parents
 from lit_gen.tasks.lexicon.lexicon import Lexicon
 from lit_gen.tasks.lexicon.segment import Segmenter, WordIndex
-from lit_gen.tasks.lexicon.text import atom_string
+from lit_gen.tasks.lexicon.text import NUM, atom_string
 
+#: added to the score of a number + unit word (nats): large enough that the pair always binds
+NUMBER_BIND = 20.0
 #: all-gathers a picklable object from every rank (``lambda x: [x]`` in one process)
 Gather = Callable[[Any], list[Any]]
 
@@ -60,6 +62,18 @@ class BuildConfig:
         em_iters: re-segmentation rounds after building (0 = keep the piece counts).
         max_word_len: longest word (atoms) kept (``nvbe``: at most ``max_n - 1``).
         word_bonus: added to every word's segmentation score (nats); < 0 favours longer words.
+        length_bonus: ``nvbe``: added to the score of words of 1, 2, 3, ... atoms (the last value
+            also for longer words; empty = none): a length prior on top of ``word_bonus``.
+        min_word_pmi: ``nvbe``: a candidate of >= 2 atoms needs its smallest split PMI (nats) >=
+            this (None = no filter; see :func:`.entropy.min_split_pmi`).
+        pmi_weight: ``nvbe``: 0 = drop candidates below ``min_word_pmi``; > 0 = keep them but
+            subtract ``pmi_weight × (min_word_pmi − PMI)`` from their score (a soft filter).
+        number_units: None (no rule), or the characters a number atom (a run of digits) may
+            join: a word holding a number is then the number alone or the number + one of them,
+            and that pair always binds (+``NUMBER_BIND`` nats: 5万 元, never 5 万元).
+            A number heads a measure phrase and is never inside a word (so 1月26日 is two
+            words); it binds only what completes the quantity itself — magnitudes (万 亿) and
+            calendar/clock units (1998年, 12月, 26日) — while measure words (个 元 名) stand alone.
     """
 
     method: Literal["bigram", "ngram", "nvbe"] = "nvbe"
@@ -72,6 +86,11 @@ class BuildConfig:
     em_iters: int = 1
     max_word_len: int = 8
     word_bonus: float = -1.0
+    length_bonus: Sequence[float] = ()
+    min_word_pmi: float | None = None
+    number_units: str | None = None
+    pmi_weight: float = 0.0
+    autonomy_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.method not in ("bigram", "ngram", "nvbe"):
@@ -83,6 +102,18 @@ class BuildConfig:
             raise ValueError(f"min_cohesion needs {self.max_n - 1} values (n = 2..{self.max_n})")
         if self.min_count < 1 or self.em_iters < 0 or self.max_word_len < 1:
             raise ValueError("min_count and max_word_len must be >= 1, em_iters >= 0")
+        if not all(math.isfinite(b) for b in self.length_bonus):
+            raise ValueError(f"length_bonus must hold finite numbers (nats), got {self.length_bonus!r}")
+        if self.min_word_pmi is not None and not math.isfinite(self.min_word_pmi):
+            raise ValueError(f"min_word_pmi must be a finite number of nats or None, got {self.min_word_pmi!r}")
+
+    def bonus(self, lengths: np.ndarray) -> np.ndarray:
+        """``word_bonus`` + the length bonus of words of ``lengths`` atoms. ``(W,) → (W,)`` nats."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        if not len(self.length_bonus):
+            return np.full(len(lengths), float(self.word_bonus))
+        table = np.asarray(self.length_bonus, dtype=np.float64)
+        return self.word_bonus + table[(lengths - 1).clip(0, len(table) - 1)]
 
 
 def merged_tables(gather: Gather, tables: list[CountTable]) -> list[CountTable]:
@@ -227,18 +258,58 @@ def _entropies(codes, starts, lex_words, gather) -> tuple[np.ndarray, np.ndarray
 
 def _nvbe_index(tables: list[CountTable], cfg: BuildConfig) -> tuple[WordIndex, list[np.ndarray]]:
     """Candidate words = n-grams (n <= min(max_word_len, max_n - 1)) with count >= min_count
-    (every single atom), scored ``autonomy × n + word_bonus``."""
+    (every single atom) that pass the ``min_word_pmi`` and ``number_units`` filters, scored
+    ``autonomy × n + bonus(n)``."""
     auto = autonomy(tables, standardise=True)
     longest = min(cfg.max_word_len, len(tables) - 1)
+    links = parents(tables[:longest])
+    atoms = ngram_atoms(tables[:longest], links) if cfg.number_units is not None else None
+    pmi = min_split_pmi(tables[:longest], links) if cfg.min_word_pmi is not None else None
     keys, scores, lens = [], [], []
     for n in range(1, longest + 1):
         sel = (tables[n - 1].counts >= cfg.min_count) | (n == 1)
+        extra = np.zeros(len(sel))
+        if n > 1 and pmi is not None and cfg.pmi_weight > 0:
+            extra -= cfg.pmi_weight * np.maximum(cfg.min_word_pmi - pmi[n - 1], 0.0)
+        elif n > 1 and pmi is not None:
+            sel &= pmi[n - 1] >= cfg.min_word_pmi
+        if n > 1 and atoms is not None:
+            ok, bind = _number_ok(atoms[n - 1], cfg.number_units)
+            sel &= ok
+            extra += bind * NUMBER_BIND
         keys.append(tables[n - 1].keys[sel])
-        scores.append(auto[n - 1][sel] * n + cfg.word_bonus)
+        scores.append(auto[n - 1][sel] * n + cfg.bonus(np.full(int(sel.sum()), n)) + extra[sel])
         lens.append(np.full(int(sel.sum()), n))
     score = np.concatenate(scores)
     index = WordIndex(None, score, float(score.min()) - 1.0, np.concatenate(keys), np.concatenate(lens))
     return index, auto
+
+
+def _number_ok(atoms: np.ndarray, units: str) -> np.ndarray:
+    """Which n-grams may be words, and which are number + unit (see ``BuildConfig.number_units``).
+    ``(W, n)`` atom codes → two ``(W,)`` bool arrays."""
+    if atoms.shape[1] == 1:
+        return np.ones(len(atoms), dtype=bool), np.zeros(len(atoms), dtype=bool)
+    unit = np.isin(atoms[:, 1], [ord(u) for u in units])
+    bind = (atoms.shape[1] == 2) & (atoms[:, 0] == NUM) & unit
+    return ~(atoms == NUM).any(axis=1) | bind, bind
+
+
+def _word_bonus(words: list[str], cfg: BuildConfig) -> np.ndarray:
+    """``cfg.bonus`` of each word + ``NUMBER_BIND`` for number + unit words. ``→ (W,)`` nats."""
+    bonus = cfg.bonus(np.array([len(w) for w in words], dtype=np.int64))
+    if cfg.number_units:
+        num = chr(NUM)
+        bonus += NUMBER_BIND * np.array([len(w) == 2 and w[0] == num and w[1] in cfg.number_units
+                                         for w in words], dtype=np.float64)
+    return bonus
+
+
+def _unigram_segmenter(words: dict[str, int], cfg: BuildConfig, tables, auto) -> Segmenter:
+    bonus = _word_bonus(list(words), cfg)
+    if cfg.autonomy_weight and auto is not None:
+        bonus = bonus + cfg.autonomy_weight * np.nan_to_num(_lookup_autonomy(list(words), tables, auto))
+    return Segmenter(list(words), np.array(list(words.values())), word_bonus=bonus)
 
 
 def build_lexicon(codes: np.ndarray, tables: list[CountTable], cfg: BuildConfig,
@@ -262,23 +333,28 @@ def build_lexicon(codes: np.ndarray, tables: list[CountTable], cfg: BuildConfig,
     elif cfg.method == "ngram":
         words = {w: c for w, c in words.items() if c >= cfg.min_count or len(w) == 1}
     words = {w: c for w, c in words.items() if len(w) <= cfg.max_word_len}
+    if cfg.number_units is not None:
+        num, units = chr(NUM), cfg.number_units
+        words = {w: c for w, c in words.items()
+                 if num not in w[1:] and not (w[0] == num and len(w) > 1 and (len(w) > 2 or w[1] not in units))}
+    auto_em = auto
     for _ in range(cfg.em_iters):  # hard EM with the unigram model: re-segment, re-count
-        seg = Segmenter(list(words), np.array(list(words.values())), word_bonus=cfg.word_bonus)
-        starts = seg.segment_codes(codes)
+        starts = _unigram_segmenter(words, cfg, tables, auto_em).segment_codes(codes)
         words = merged_words(gather, count_pieces(codes, starts, hasher))
         floor = cfg.min_prob * total if cfg.method == "bigram" else cfg.min_count
         words = {w: c for w, c in words.items() if c >= floor or len(w) == 1}
         auto = None  # scores are now unigram log-probabilities
     if cfg.em_iters or cfg.method != "nvbe":  # counts of the kept words as the segmenter uses them
-        seg = Segmenter(list(words), np.array(list(words.values())), word_bonus=cfg.word_bonus)
-        starts = seg.segment_codes(codes)
+        starts = _unigram_segmenter(words, cfg, tables, auto_em).segment_codes(codes)
         words = merged_words(gather, count_pieces(codes, starts, hasher))
     lex_words = list(words)
     counts = np.array([words[w] for w in lex_words], dtype=np.int64)
     if auto is not None:
-        score = _lookup_autonomy(lex_words, tables, auto) + cfg.word_bonus
+        score = _lookup_autonomy(lex_words, tables, auto) + _word_bonus(lex_words, cfg)
     else:
-        score = np.log(counts / counts.sum()) + cfg.word_bonus
+        score = np.log(counts / counts.sum()) + _word_bonus(lex_words, cfg)
+        if cfg.autonomy_weight and auto_em is not None:
+            score += cfg.autonomy_weight * np.nan_to_num(_lookup_autonomy(lex_words, tables, auto_em))
     left, right = _entropies(codes, starts, lex_words, gather)
     return Lexicon(lex_words, counts, score, cohesion_of(lex_words, tables), left, right)
 

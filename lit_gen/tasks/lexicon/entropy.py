@@ -76,3 +76,46 @@ def autonomy(tables: list[CountTable], standardise: bool = False, edge: str = "d
             scores.append(v / (v.std() or 1.0) if standardise else v)
         out.append(scores[0] + scores[1])
     return out
+
+
+def parents(tables: list[CountTable]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For n = 2 .. len(tables): the index in ``tables[n-2]`` of every n-gram's prefix and suffix
+    (``(M_n,)`` int64 each; every (n-1)-gram inside a counted n-gram is itself counted)."""
+    out = []
+    for n in range(2, len(tables) + 1):
+        table, index = tables[n - 1], HashIndex(tables[n - 2].keys)
+        out.append((index.find(prefix_keys(table.keys, table.last, n)),
+                    index.find(suffix_keys(table.keys, table.first))))
+    return out
+
+
+def ngram_atoms(tables: list[CountTable], links: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """The atoms of every n-gram, ``(M_n, n)`` int64 per table: its prefix's atoms + its last atom."""
+    out = [tables[0].first.astype(np.int64)[:, None]]
+    for n in range(2, len(tables) + 1):
+        out.append(np.c_[out[-1][links[n - 2][0]], tables[n - 1].last.astype(np.int64)])
+    return out
+
+
+def min_split_pmi(tables: list[CountTable], links: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """Smallest PMI (nats) over the binary splits ``x = uv`` of every n-gram,
+    ``log N c(x) / (c(u) c(v))`` with N the atom count; one ``(M_n,)`` array per n = 1 ..
+    len(tables) (``+inf`` for single atoms, which have no split). Merging u and v lowers the
+    text's entropy only if PMI(u, v) > 1 (最小熵原理(二)): a pair below that merely co-occurs
+    because one part is frequent everywhere (新的, 这是)."""
+    total = float(tables[0].counts.sum())
+    out = [np.full(len(tables[0]), np.inf)]
+    for n in range(2, len(tables) + 1):
+        c_x = tables[n - 1].counts.astype(np.float64)
+        worst = np.full(len(c_x), np.inf)
+        for k in range(1, n):  # the k-atom prefix is n - k prefix links away, the suffix k links
+            left = right = np.arange(len(c_x))
+            for m in range(n, k, -1):
+                left = links[m - 2][0][left]
+            for m in range(n, n - k, -1):
+                right = links[m - 2][1][right]
+            c_l = tables[k - 1].counts[left].astype(np.float64)
+            c_r = tables[n - k - 1].counts[right].astype(np.float64)
+            worst = np.minimum(worst, np.log(total * c_x / (c_l * c_r)))
+        out.append(worst)
+    return out

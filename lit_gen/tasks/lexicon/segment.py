@@ -122,12 +122,13 @@ class Segmenter:
     """
 
     def __init__(self, words: Sequence[str], counts: np.ndarray, unknown_count: float = 0.5,
-                 word_bonus: float = 0.0):
+                 word_bonus: float | np.ndarray = 0.0):
         counts = np.asarray(counts, dtype=np.float64)
         total = counts.sum() if len(counts) else 1.0
         with np.errstate(divide="ignore"):
             logp = np.log(counts / total) + word_bonus
-            self.index = WordIndex(words, logp, np.log(unknown_count / total) + word_bonus)
+            low = float(np.min(word_bonus)) if np.size(word_bonus) else 0.0
+            self.index = WordIndex(words, logp, np.log(unknown_count / total) + low)
 
     @classmethod
     def from_index(cls, index: WordIndex) -> Segmenter:
