@@ -39,6 +39,11 @@ from lit_gen.tasks.lexicon.text import NUM, atom_string
 
 #: added to the score of a number + unit word (nats): large enough that the pair always binds
 NUMBER_BIND = 20.0
+#: a function atom (``BuildConfig.function_ratio``) makes up at least this share of the text
+FUNCTION_SHARE = 1e-3
+#: Chinese numerals; with the digit-run atom, what precedes measure words
+CHINESE_NUMERALS = "一二三四五六七八九十两几零○〇"
+NUMERALS = CHINESE_NUMERALS + chr(NUM)
 #: all-gathers a picklable object from every rank (``lambda x: [x]`` in one process)
 Gather = Callable[[Any], list[Any]]
 
@@ -90,7 +95,9 @@ class BuildConfig:
     min_word_pmi: float | None = None
     number_units: str | None = None
     pmi_weight: float = 0.0
-    autonomy_weight: float = 0.0
+    function_ratio: float | None = None
+    function_penalty: float = 0.0
+    measure_numerals: int | None = None
 
     def __post_init__(self) -> None:
         if self.method not in ("bigram", "ngram", "nvbe"):
@@ -265,6 +272,8 @@ def _nvbe_index(tables: list[CountTable], cfg: BuildConfig) -> tuple[WordIndex, 
     links = parents(tables[:longest])
     atoms = ngram_atoms(tables[:longest], links) if cfg.number_units is not None else None
     pmi = min_split_pmi(tables[:longest], links) if cfg.min_word_pmi is not None else None
+    measure = np.array([ord(a) for a in _measure_atoms(tables, cfg.measure_numerals)], dtype=np.int64)
+    numerals = np.array([ord(a) for a in CHINESE_NUMERALS], dtype=np.int64)
     keys, scores, lens = [], [], []
     for n in range(1, longest + 1):
         sel = (tables[n - 1].counts >= cfg.min_count) | (n == 1)
@@ -277,6 +286,8 @@ def _nvbe_index(tables: list[CountTable], cfg: BuildConfig) -> tuple[WordIndex, 
             ok, bind = _number_ok(atoms[n - 1], cfg.number_units)
             sel &= ok
             extra += bind * NUMBER_BIND
+        if n == 2 and len(measure):  # numeral + measure atom
+            sel &= ~(np.isin(tables[1].first, numerals) & np.isin(tables[1].last, measure))
         keys.append(tables[n - 1].keys[sel])
         scores.append(auto[n - 1][sel] * n + cfg.bonus(np.full(int(sel.sum()), n)) + extra[sel])
         lens.append(np.full(int(sel.sum()), n))
@@ -295,9 +306,39 @@ def _number_ok(atoms: np.ndarray, units: str) -> np.ndarray:
     return ~(atoms == NUM).any(axis=1) | bind, bind
 
 
-def _word_bonus(words: list[str], cfg: BuildConfig) -> np.ndarray:
-    """``cfg.bonus`` of each word + ``NUMBER_BIND`` for number + unit words. ``→ (W,)`` nats."""
+def _function_atoms(words: dict[str, int], ratio: float | None) -> frozenset[str]:
+    """Atoms that are frequent (>= FUNCTION_SHARE of all atoms) and a word of their own in >=
+    ``ratio`` of their occurrences in the segmentation counted by ``words``."""
+    if ratio is None:
+        return frozenset()
+    seen: dict[str, int] = {}
+    for w, c in words.items():
+        for ch in w:
+            seen[ch] = seen.get(ch, 0) + c
+    total = sum(seen.values())
+    return frozenset(ch for ch, c in seen.items()
+                     if c >= FUNCTION_SHARE * total and words.get(ch, 0) >= ratio * c)
+
+
+def _measure_atoms(tables: list[CountTable], min_numerals: int | None) -> frozenset[str]:
+    """Atoms (not numerals themselves) preceded by >= ``min_numerals`` distinct ``NUMERALS`` at
+    least twice each; empty if ``min_numerals`` is None."""
+    if min_numerals is None or len(tables) < 2:
+        return frozenset()
+    atoms = atom_string(tables[0].first)
+    pairs = [n + a for a in atoms for n in NUMERALS]
+    seen = (tables[1].lookup(hash_words(pairs)) >= 2).reshape(len(atoms), len(NUMERALS))
+    return frozenset(a for a, k in zip(atoms, seen.sum(axis=1).tolist())
+                     if k >= min_numerals and a not in NUMERALS + "百千万亿")
+
+
+def _word_bonus(words: list[str], cfg: BuildConfig, function: frozenset[str] = frozenset()) -> np.ndarray:
+    """``cfg.bonus`` of each word + ``NUMBER_BIND`` for number + unit words − ``function_penalty``
+    for words with a function atom at an edge. ``→ (W,)`` nats."""
     bonus = cfg.bonus(np.array([len(w) for w in words], dtype=np.int64))
+    if function and cfg.function_penalty:
+        bonus -= cfg.function_penalty * np.array([len(w) > 1 and (w[0] in function or w[-1] in function)
+                                                  for w in words], dtype=np.float64)
     if cfg.number_units:
         num = chr(NUM)
         bonus += NUMBER_BIND * np.array([len(w) == 2 and w[0] == num and w[1] in cfg.number_units
@@ -305,10 +346,8 @@ def _word_bonus(words: list[str], cfg: BuildConfig) -> np.ndarray:
     return bonus
 
 
-def _unigram_segmenter(words: dict[str, int], cfg: BuildConfig, tables, auto) -> Segmenter:
-    bonus = _word_bonus(list(words), cfg)
-    if cfg.autonomy_weight and auto is not None:
-        bonus = bonus + cfg.autonomy_weight * np.nan_to_num(_lookup_autonomy(list(words), tables, auto))
+def _unigram_segmenter(words: dict[str, int], cfg: BuildConfig, function: frozenset[str]) -> Segmenter:
+    bonus = _word_bonus(list(words), cfg, function)
     return Segmenter(list(words), np.array(list(words.values())), word_bonus=bonus)
 
 
@@ -337,24 +376,26 @@ def build_lexicon(codes: np.ndarray, tables: list[CountTable], cfg: BuildConfig,
         num, units = chr(NUM), cfg.number_units
         words = {w: c for w, c in words.items()
                  if num not in w[1:] and not (w[0] == num and len(w) > 1 and (len(w) > 2 or w[1] not in units))}
-    auto_em = auto
+    measure = _measure_atoms(tables, cfg.measure_numerals)
+    if measure:
+        words = {w: c for w, c in words.items() if not (len(w) == 2 and w[0] in CHINESE_NUMERALS and w[1] in measure)}
+    function = frozenset()
     for _ in range(cfg.em_iters):  # hard EM with the unigram model: re-segment, re-count
-        starts = _unigram_segmenter(words, cfg, tables, auto_em).segment_codes(codes)
+        function = _function_atoms(words, cfg.function_ratio)
+        starts = _unigram_segmenter(words, cfg, function).segment_codes(codes)
         words = merged_words(gather, count_pieces(codes, starts, hasher))
         floor = cfg.min_prob * total if cfg.method == "bigram" else cfg.min_count
         words = {w: c for w, c in words.items() if c >= floor or len(w) == 1}
         auto = None  # scores are now unigram log-probabilities
     if cfg.em_iters or cfg.method != "nvbe":  # counts of the kept words as the segmenter uses them
-        starts = _unigram_segmenter(words, cfg, tables, auto_em).segment_codes(codes)
+        starts = _unigram_segmenter(words, cfg, function).segment_codes(codes)
         words = merged_words(gather, count_pieces(codes, starts, hasher))
     lex_words = list(words)
     counts = np.array([words[w] for w in lex_words], dtype=np.int64)
     if auto is not None:
         score = _lookup_autonomy(lex_words, tables, auto) + _word_bonus(lex_words, cfg)
     else:
-        score = np.log(counts / counts.sum()) + _word_bonus(lex_words, cfg)
-        if cfg.autonomy_weight and auto_em is not None:
-            score += cfg.autonomy_weight * np.nan_to_num(_lookup_autonomy(lex_words, tables, auto_em))
+        score = np.log(counts / counts.sum()) + _word_bonus(lex_words, cfg, function)
     left, right = _entropies(codes, starts, lex_words, gather)
     return Lexicon(lex_words, counts, score, cohesion_of(lex_words, tables), left, right)
 
