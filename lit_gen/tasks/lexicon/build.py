@@ -54,7 +54,10 @@ def single_process(obj: Any) -> list[Any]:
 
 @dataclass
 class BuildConfig:
-    """Hyper-parameters of lexicon building (see the module docstring).
+    """Hyper-parameters of lexicon building (see the module docstring). The defaults are the
+    ones chosen on the PFR dev split (``docs/lexicon.md``); ``number_units``, ``function_*``,
+    ``measure_numerals`` and ``length_bonus`` act on every method's segmentation scores and word
+    lists (None / empty turns each off, as the bigram reproduction config does).
 
     Args:
         method: ``bigram`` (the post) or ``ngram`` (higher-order cohesion).
@@ -67,8 +70,8 @@ class BuildConfig:
         em_iters: re-segmentation rounds after building (0 = keep the piece counts).
         max_word_len: longest word (atoms) kept (``nvbe``: at most ``max_n - 1``).
         word_bonus: added to every word's segmentation score (nats); < 0 favours longer words.
-        length_bonus: ``nvbe``: added to the score of words of 1, 2, 3, ... atoms (the last value
-            also for longer words; empty = none): a length prior on top of ``word_bonus``.
+        length_bonus: added to the score of words of 1, 2, 3, ... atoms (the last value also for
+            longer words; empty = none): a length prior on top of ``word_bonus``.
         min_word_pmi: ``nvbe``: a candidate of >= 2 atoms needs its smallest split PMI (nats) >=
             this (None = no filter; see :func:`.entropy.min_split_pmi`).
         pmi_weight: ``nvbe``: 0 = drop candidates below ``min_word_pmi``; > 0 = keep them but
@@ -82,7 +85,7 @@ class BuildConfig:
     """
 
     method: Literal["bigram", "ngram", "nvbe"] = "nvbe"
-    max_n: int = 5
+    max_n: int = 4
     min_prob: float = 1e-6
     min_pmi: float = 1.0
     redundancy_pmi: float = 1.0
@@ -91,13 +94,13 @@ class BuildConfig:
     em_iters: int = 1
     max_word_len: int = 8
     word_bonus: float = -1.0
-    length_bonus: Sequence[float] = ()
-    min_word_pmi: float | None = None
-    number_units: str | None = None
-    pmi_weight: float = 0.0
-    function_ratio: float | None = None
-    function_penalty: float = 0.0
-    measure_numerals: int | None = None
+    length_bonus: Sequence[float] = (-1.25, 0.0, -0.75)
+    min_word_pmi: float | None = 2.0
+    pmi_weight: float = 1.0
+    number_units: str | None = "年月日时分秒万亿千百"
+    function_ratio: float | None = 0.45
+    function_penalty: float = 7.0
+    measure_numerals: int | None = 4
 
     def __post_init__(self) -> None:
         if self.method not in ("bigram", "ngram", "nvbe"):
@@ -113,6 +116,17 @@ class BuildConfig:
             raise ValueError(f"length_bonus must hold finite numbers (nats), got {self.length_bonus!r}")
         if self.min_word_pmi is not None and not math.isfinite(self.min_word_pmi):
             raise ValueError(f"min_word_pmi must be a finite number of nats or None, got {self.min_word_pmi!r}")
+        if not (math.isfinite(self.pmi_weight) and self.pmi_weight >= 0):
+            raise ValueError(f"pmi_weight must be a finite number >= 0, got {self.pmi_weight!r}")
+        if self.function_ratio is not None and not 0.0 <= self.function_ratio <= 1.0:
+            raise ValueError(f"function_ratio must be in [0, 1] or None, got {self.function_ratio!r}")
+        if not math.isfinite(self.function_penalty):
+            raise ValueError(f"function_penalty must be a finite number of nats, got {self.function_penalty!r}")
+        if self.measure_numerals is not None and self.measure_numerals < 1:
+            raise ValueError(f"measure_numerals must be >= 1 or None, got {self.measure_numerals!r}")
+        if self.number_units is not None and not isinstance(self.number_units, str):
+            raise ValueError(f"number_units must be a string of characters or None, got {self.number_units!r}")
+        self.length_bonus = tuple(float(b) for b in self.length_bonus)
 
     def bonus(self, lengths: np.ndarray) -> np.ndarray:
         """``word_bonus`` + the length bonus of words of ``lengths`` atoms. ``(W,) → (W,)`` nats."""

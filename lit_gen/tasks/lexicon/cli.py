@@ -31,16 +31,29 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="count the text and write a lexicon TSV")
     io_args(b, "lexicon TSV to write (stats go to <out>.json)")
-    b.add_argument("--method", default="nvbe", choices=["bigram", "ngram", "nvbe"])
-    b.add_argument("--max-n", type=int, default=5)
-    b.add_argument("--min-prob", type=float, default=1e-6)
-    b.add_argument("--min-pmi", type=float, default=1.0)
-    b.add_argument("--redundancy-pmi", type=float, default=1.0)
-    b.add_argument("--min-count", type=int, default=2)
-    b.add_argument("--min-cohesion", type=float, nargs="+", default=[2.0, 4.0, 6.0, 8.0])
-    b.add_argument("--em-iters", type=int, default=1)
-    b.add_argument("--max-word-len", type=int, default=8)
-    b.add_argument("--word-bonus", type=float, default=-1.0)
+    from lit_gen.tasks.lexicon.build import BuildConfig
+
+    d = BuildConfig()  # defaults as chosen on the PFR dev split; 'none' turns an optional rule off
+    opt_float = (lambda v: None if v.lower() == "none" else float(v))
+    opt_int = (lambda v: None if v.lower() == "none" else int(v))
+    opt_str = (lambda v: None if v.lower() == "none" else v)
+    b.add_argument("--method", default=d.method, choices=["bigram", "ngram", "nvbe"])
+    b.add_argument("--max-n", type=int, default=d.max_n)
+    b.add_argument("--min-prob", type=float, default=d.min_prob)
+    b.add_argument("--min-pmi", type=float, default=d.min_pmi)
+    b.add_argument("--redundancy-pmi", type=float, default=d.redundancy_pmi)
+    b.add_argument("--min-count", type=int, default=d.min_count)
+    b.add_argument("--min-cohesion", type=float, nargs="+", default=list(d.min_cohesion))
+    b.add_argument("--em-iters", type=int, default=d.em_iters)
+    b.add_argument("--max-word-len", type=int, default=d.max_word_len)
+    b.add_argument("--word-bonus", type=float, default=d.word_bonus)
+    b.add_argument("--length-bonus", type=float, nargs="*", default=list(d.length_bonus))
+    b.add_argument("--min-word-pmi", type=opt_float, default=d.min_word_pmi)
+    b.add_argument("--pmi-weight", type=float, default=d.pmi_weight)
+    b.add_argument("--number-units", type=opt_str, default=d.number_units)
+    b.add_argument("--function-ratio", type=opt_float, default=d.function_ratio)
+    b.add_argument("--function-penalty", type=float, default=d.function_penalty)
+    b.add_argument("--measure-numerals", type=opt_int, default=d.measure_numerals)
 
     s = sub.add_parser("segment", help="split text into words with a lexicon")
     io_args(s, "segmented text to write (words separated by two spaces, SIGHAN style)")
@@ -74,7 +87,9 @@ def _build(args) -> dict:
 
     cfg = BuildConfig(args.method, args.max_n, args.min_prob, args.min_pmi, args.redundancy_pmi,
                       args.min_count, tuple(args.min_cohesion), args.em_iters, args.max_word_len,
-                      args.word_bonus)
+                      args.word_bonus, tuple(args.length_bonus), args.min_word_pmi, args.pmi_weight,
+                      args.number_units, args.function_ratio, args.function_penalty,
+                      args.measure_numerals)
     lines = [ln for path in args.input for ln in raw_of(read_lines(path, args.format, args.encoding))]
     counter = NgramCounter(cfg.max_n)
     for i in range(0, len(lines), 4096):

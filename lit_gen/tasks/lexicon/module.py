@@ -27,6 +27,9 @@ from lit_gen.tasks.lexicon.lexicon import Lexicon, atomic_write, bits_per_char
 from lit_gen.tasks.lexicon.scoring import LexiconScore, SighanScore
 
 
+_D = BuildConfig()  # the defaults (chosen on the PFR dev split)
+
+
 def gather_objects(obj: Any) -> list[Any]:
     """``obj`` from every rank (a one-element list without a process group)."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
@@ -38,7 +41,7 @@ def gather_objects(obj: Any) -> list[Any]:
 
 class LexiconModule(L.LightningModule):
     """Minimum-entropy word discovery (see :class:`~lit_gen.tasks.lexicon.build.BuildConfig` for
-    the arguments ``method`` ... ``word_bonus``; the defaults are the ones chosen on the PFR dev
+    the arguments ``method`` ... ``measure_numerals``; the defaults are the ones chosen on the PFR dev
     split, ``docs/lexicon.md``).
 
     Args:
@@ -49,16 +52,23 @@ class LexiconModule(L.LightningModule):
 
     def __init__(
         self,
-        method: Literal["bigram", "ngram", "nvbe"] = "nvbe",
-        max_n: int = 5,
-        min_prob: float = 1e-6,
-        min_pmi: float = 1.0,
-        redundancy_pmi: float = 1.0,
-        min_count: int = 2,
-        min_cohesion: Sequence[float] = (2.0, 4.0, 6.0, 8.0),
-        em_iters: int = 1,
-        max_word_len: int = 8,
-        word_bonus: float = -1.0,
+        method: Literal["bigram", "ngram", "nvbe"] = _D.method,
+        max_n: int = _D.max_n,
+        min_prob: float = _D.min_prob,
+        min_pmi: float = _D.min_pmi,
+        redundancy_pmi: float = _D.redundancy_pmi,
+        min_count: int = _D.min_count,
+        min_cohesion: Sequence[float] = _D.min_cohesion,
+        em_iters: int = _D.em_iters,
+        max_word_len: int = _D.max_word_len,
+        word_bonus: float = _D.word_bonus,
+        length_bonus: Sequence[float] = _D.length_bonus,
+        min_word_pmi: float | None = _D.min_word_pmi,
+        pmi_weight: float = _D.pmi_weight,
+        number_units: str | None = _D.number_units,
+        function_ratio: float | None = _D.function_ratio,
+        function_penalty: float = _D.function_penalty,
+        measure_numerals: int | None = _D.measure_numerals,
         output_dir: str | None = "lexicon_out",
         lexicon_path: str | None = None,
         training_words: str | None = None,
@@ -66,7 +76,9 @@ class LexiconModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.config = BuildConfig(method, max_n, min_prob, min_pmi, redundancy_pmi, min_count,
-                                  tuple(min_cohesion), em_iters, max_word_len, word_bonus)
+                                  tuple(min_cohesion), em_iters, max_word_len, word_bonus,
+                                  tuple(length_bonus), min_word_pmi, pmi_weight, number_units,
+                                  function_ratio, function_penalty, measure_numerals)
         self.automatic_optimization = False
         # DistributedDataParallel refuses a module without trainable parameters; this one is
         # never used (no backward pass ever runs), it only lets `strategy: ddp` start.
