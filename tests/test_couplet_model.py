@@ -114,3 +114,18 @@ def test_fit_checkpoint_writer_cli_and_predict(tmp_path, capsys):
                          "--trainer.callbacks+=lit_gen.tasks.couplet.CoupletPredictionWriter",
                          f"--trainer.callbacks.output={tmp_path / 'pred.txt'}"]) == 0
     assert (tmp_path / "pred.txt").read_text(encoding="utf-8").splitlines() == ["海阔天空", "", "秋梦", out[0]]
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    import math
+    from types import SimpleNamespace
+
+    model = CoupletTagger(dim=8, depth=1, vocab=TOKENS, lr=1e-3, warmup_steps=2, lr_schedule="cosine")
+    model._trainer = SimpleNamespace(estimated_stepping_batches=10)  # what a 10-step fit reports
+    sched = model.configure_optimizers()["lr_scheduler"]["scheduler"]
+    factors = [sched.lr_lambdas[0](step) for step in range(11)]
+    assert factors[:2] == [0.5, 1.0]  # linear warm-up over 2 steps
+    assert factors[2:] == pytest.approx([0.5 * (1 + math.cos(math.pi * k / 8)) for k in range(9)])
+    assert factors[-1] == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        CoupletTagger(lr_schedule="step")

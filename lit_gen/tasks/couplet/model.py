@@ -7,6 +7,8 @@ cross-entropy against the lower ids (no padding: batches hold one length).
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 from typing import Literal
 
@@ -38,6 +40,9 @@ class CoupletTagger(L.LightningModule):
         label_smoothing: cross-entropy label smoothing.
         vocab: the character list; filled from the data module at setup and saved in the
             checkpoint (leave unset when training).
+        lr_schedule: ``constant`` (the post) or ``cosine``: after the warm-up the rate follows a
+            half cosine to 0 at the trainer's last step (``max_epochs``/``max_steps``), so a fixed
+            budget ends in a low-rate phase that settles the weights.
     """
 
     def __init__(
@@ -56,10 +61,13 @@ class CoupletTagger(L.LightningModule):
         warmup_steps: int = 0,
         label_smoothing: float = 0.0,
         vocab: list[str] | None = None,
+        lr_schedule: Literal["constant", "cosine"] = "constant",
     ):
         super().__init__()
         if backbone not in ("conv", "transformer"):
             raise ValueError(f"backbone must be 'conv' or 'transformer', got {backbone!r}")
+        if lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
         if dim < 1 or depth < 1:
             raise ValueError(f"dim and depth must be >= 1, got {dim}, {depth}")
         self.save_hyperparameters()
@@ -150,7 +158,21 @@ class CoupletTagger(L.LightningModule):
     def configure_optimizers(self):
         h = self.hparams
         opt = torch.optim.AdamW(self.parameters(), lr=h.lr, weight_decay=h.weight_decay)
-        if h.warmup_steps <= 0:
+        cosine = h.get("lr_schedule", "constant") == "cosine"  # older checkpoints lack the key
+        if h.warmup_steps <= 0 and not cosine:
             return opt
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / h.warmup_steps))
+        total = self.trainer.estimated_stepping_batches if cosine else math.inf
+        if cosine and not math.isfinite(total):
+            raise ValueError("lr_schedule='cosine' needs a finite budget: set trainer.max_epochs or max_steps")
+
+        def factor(step: int) -> float:
+            """Linear warm-up, then (with cosine) a half cosine from 1 to 0 at the last step."""
+            if step < h.warmup_steps:
+                return (step + 1) / h.warmup_steps
+            if not cosine:
+                return 1.0
+            done = (step - h.warmup_steps) / max(1, total - h.warmup_steps)
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
