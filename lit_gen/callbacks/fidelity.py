@@ -112,8 +112,15 @@ class FidelityCallback(L.Callback):
         self._measured_at = self._batches
         self.history.append({"train_seconds": train_seconds, "batches": self._batches,
                              "epoch": trainer.current_epoch, **values})
+        if not on_epoch:
+            # straight to the loggers: a value logged with self.log in a batch hook would be
+            # re-emitted at every later logging step until the next measurement
+            if trainer.is_global_zero:
+                for logger in trainer.loggers:
+                    logger.log_metrics({f"fidelity/{k}": v for k, v in values.items()}, step=trainer.global_step)
+            return
         for i, (name, value) in enumerate(values.items()):
-            pl_module.log(f"fidelity/{name}", value, on_step=not on_epoch, on_epoch=on_epoch,
+            pl_module.log(f"fidelity/{name}", value, on_step=False, on_epoch=True,
                           prog_bar=self.prog_bar and i == 0, sync_dist=False)
 
     def measure(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, float]:
