@@ -385,6 +385,7 @@ def _unigram_segmenter(words: dict[str, int], cfg: BuildConfig, function: frozen
 def build_lexicon(codes: np.ndarray, tables: list[CountTable], cfg: BuildConfig,
                   gather: Gather = single_process) -> Lexicon:
     """Lexicon from a corpus code array (this rank's shard) and merged n-gram ``tables``."""
+    tables = tables[:cfg.max_n]  # a counter of longer n-grams must not lengthen the candidates
     if not len(tables[0]) or tables[0].counts.sum() == 0:
         raise ValueError("the training text holds no words (empty corpus, or only punctuation)")
     hasher = SpanHasher(codes)
