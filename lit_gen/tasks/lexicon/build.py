@@ -296,8 +296,8 @@ def _entropies(codes, starts, lex_words, gather) -> tuple[np.ndarray, np.ndarray
 
 def _nvbe_index(tables: list[CountTable], cfg: BuildConfig) -> tuple[WordIndex, list[np.ndarray]]:
     """Candidate words = n-grams (n <= min(max_word_len, max_n - 1)) with count >= min_count
-    (every single atom) that pass the ``min_word_pmi`` and ``number_units`` filters, scored
-    ``autonomy × n + bonus(n)``."""
+    (every single atom) that pass the ``min_word_pmi``, ``number_units`` and numeral + measure
+    filters, scored ``autonomy × n + bonus(n)`` (+ ``NUMBER_BIND`` for number + unit)."""
     auto = autonomy(tables, standardise=True)
     longest = min(cfg.max_word_len, len(tables) - 1)
     links = parents(tables[:longest])
@@ -327,7 +327,7 @@ def _nvbe_index(tables: list[CountTable], cfg: BuildConfig) -> tuple[WordIndex, 
     return index, auto
 
 
-def _number_ok(atoms: np.ndarray, units: str) -> np.ndarray:
+def _number_ok(atoms: np.ndarray, units: str) -> tuple[np.ndarray, np.ndarray]:
     """Which n-grams may be words, and which are number + unit (see ``BuildConfig.number_units``).
     ``(W, n)`` atom codes → two ``(W,)`` bool arrays."""
     if atoms.shape[1] == 1:
