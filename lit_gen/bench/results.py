@@ -179,14 +179,27 @@ def render_png(rows: list[dict[str, Any]], path: Path) -> None:
 
     names = sorted({n for row in rows for n in row["metrics"]})
     curve_names = _curve_names(rows)
-    panels = len(names) + len(curve_names)
+    panels = len(curve_names) + len(names)
     if not panels:
         return
     cols = min(3, panels)
     nrows = math.ceil(panels / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, 0.5 + 0.45 * max(3, len(rows)) * nrows),
+    # a panel lists only the entries that have its metric: size rows by the longest such list
+    longest = max([sum(name in row["metrics"] for row in rows) for name in names] + [8 if curve_names else 0])
+    fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, nrows * (0.8 + 0.3 * max(3, longest))),
                              squeeze=False)
-    for ax, name in zip(axes.flat, names):
+    flat = list(axes.flat)
+    for ax, name in zip(flat, curve_names):  # curves first: the picture's top row
+        for i, row in enumerate(r for r in rows if r.get("curves")):
+            for j, curve in enumerate(row["curves"]):
+                points = [p for p in curve["points"] if name in p]
+                ax.plot([p["train_seconds"] / 60 for p in points], [p[name] for p in points], "o-",
+                        color=f"C{i}", alpha=0.8, markersize=3, label=row["entry"] if j == 0 else None)
+        ax.set_xlabel("training time (min, measurements excluded)", fontsize=8)
+        ax.set_title(f"{name} during training", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax, name in zip(flat[len(curve_names):], names):
         have = [row for row in rows if name in row["metrics"]]
         ys = range(len(have))
         ax.errorbar([row["metrics"][name]["mean"] for row in have], ys,
@@ -198,16 +211,6 @@ def render_png(rows: list[dict[str, Any]], path: Path) -> None:
         ax.set_yticks(list(ys), [row["entry"] for row in have], fontsize=8)
         ax.set_title(name, fontsize=10)
         ax.grid(axis="x", alpha=0.3)
-    for ax, name in zip(list(axes.flat)[len(names):], curve_names):
-        for i, row in enumerate(r for r in rows if r.get("curves")):
-            for j, curve in enumerate(row["curves"]):
-                points = [p for p in curve["points"] if name in p]
-                ax.plot([p["train_seconds"] / 60 for p in points], [p[name] for p in points], "o-",
-                        color=f"C{i}", alpha=0.8, markersize=3, label=row["entry"] if j == 0 else None)
-        ax.set_xlabel("training time (min, measurements excluded)", fontsize=8)
-        ax.set_title(f"{name} during training", fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
     for ax in list(axes.flat)[panels:]:
         ax.axis("off")
     fig.tight_layout()
