@@ -31,8 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def default_checkpoints() -> list[Path]:
     work = ROOT / "benchmarks/results/cpu/work"
     newest: dict[str, Path] = {}  # each entry's latest run (a rerun adds a lightning_logs/version_N)
-    for path in work.glob("couplet-*/seed=0/lightning_logs/version_*/checkpoints/last.ckpt"):
-        entry = path.parts[-6]
+    # final.ckpt: the weights the bench scored; last.ckpt: the ModelCheckpoint's (older runs)
+    for path in [*work.glob("couplet-*/seed=0/final.ckpt"),
+                 *work.glob("couplet-*/seed=0/lightning_logs/version_*/checkpoints/last.ckpt")]:
+        entry = path.parts[len(work.parts)]
         if entry not in newest or path.stat().st_mtime > newest[entry].stat().st_mtime:
             newest[entry] = path
     found = [newest[k] for k in sorted(newest)]
@@ -62,7 +64,7 @@ def main() -> None:
             start = time.perf_counter()
             writer.write(uppers)
             best = min(best, time.perf_counter() - start)
-        name = ckpt.parts[-6] if "work" in ckpt.parts else str(ckpt)
+        name = ckpt.parts[ckpt.parts.index("work") + 1] if "work" in ckpt.parts else str(ckpt)
         rows.append({"model": name, "lines_per_s": round(len(uppers) / best, 1), "lines": len(uppers),
                      "threads": args.threads, "batch_size": args.batch_size, "repeats": args.repeat,
                      "load_average_1min": round(os.getloadavg()[0], 2)})

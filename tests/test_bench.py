@@ -59,6 +59,7 @@ def test_run_writes_results_with_schema(tmp_path, capsys):
                 "devices", "config_hash", "versions"):
         assert key in run
     assert run["model"] == "VAE" and run["dataset"] == "digits" and run["devices"] == 1
+    assert (tmp_path / "out/mini/work/tiny-a/seed=0/final.ckpt").is_file()  # the weights that were scored
     assert run["protocol"]["nll"]["n_images"] == 40 and run["protocol"]["nll"]["num_samples"] == 4
     assert set(run["versions"]) >= {"python", "torch", "lightning", "torchmetrics", "torch-fidelity", "lit-gen"}
     assert run["metrics"]["nll"] <= run["metrics"]["test_nelbo"] + 1.0  # IS bound below the ELBO's

@@ -127,6 +127,8 @@ def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, a
         cli = LitGenCLI(args=args, run=False)
         cli.trainer.callbacks.extend(extra)
         cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+        # the weights the metrics below score (a ModelCheckpoint's last.ckpt may be older)
+        cli.trainer.save_checkpoint(work_dir / "final.ckpt")
         values: dict[str, float] = {}
         protocol: dict[str, Any] = {}
         metric_seconds: dict[str, float] = {}
