@@ -6,7 +6,8 @@ Decodes the 4,000-pair test split with each model (greedy, structural rules on, 
 does), prints its character BLEU-4 (×100) and, against the baseline, a paired bootstrap over
 test lines (``lit_gen.tasks.couplet.significance``): both 95 % intervals and the fraction of
 resamples in which the model beats the baseline. Without checkpoints it takes the newest
-``last.ckpt`` of every ``couplet-*`` run of the cpu bench. Writes ``--out`` (JSON).
+checkpoint of every ``couplet-*`` run of the cpu bench (``final.ckpt``, else ``last.ckpt``);
+each row says how many training steps its checkpoint had. Writes ``--out`` (JSON).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import json
 import os
 from pathlib import Path
 
-from couplet_speed import ROOT, default_checkpoints
+import torch
+
+from couplet_speed import ROOT, default_checkpoints, entry_name
 
 from lit_gen.bench.results import atomic_write_text
 from lit_gen.tasks.couplet.data import read_pairs
@@ -34,16 +37,19 @@ def main() -> None:
     args = ap.parse_args()
     pairs = read_pairs(Path(args.data) / "couplet/test")
     uppers, golds = [u for u, _ in pairs], [g for _, g in pairs]
-    stats = {}
+    stats, steps = {}, {}
     for ckpt in args.checkpoints or default_checkpoints():
-        name = ckpt.parts[ckpt.parts.index("work") + 1] if "work" in ckpt.parts else str(ckpt)
+        name = entry_name(ckpt)
         preds = CoupletWriter.from_checkpoint(ckpt).write(uppers, on_error="empty")
         stats[name] = corpus_stats(preds, golds)
+        # compare like with like: the training steps behind each checkpoint are reported
+        steps[name] = torch.load(ckpt, map_location="cpu", weights_only=False).get("global_step")
     if args.baseline not in stats:
         raise SystemExit(f"baseline {args.baseline!r} is not among {sorted(stats)}")
     rows = []
     for name, s in stats.items():
-        row = {"model": name, "baseline": args.baseline, "lines": len(golds),
+        row = {"model": name, "steps": steps[name], "baseline": args.baseline,
+               "baseline_steps": steps[args.baseline], "lines": len(golds),
                **{k: round(v, 4) for k, v in paired_bootstrap(stats[args.baseline], s, args.samples).items()}}
         rows.append(row)
         print(json.dumps(row), flush=True)

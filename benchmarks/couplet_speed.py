@@ -26,10 +26,17 @@ from lit_gen.tasks.couplet.data import read_pairs
 from lit_gen.tasks.couplet.writer import CoupletWriter
 
 ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "benchmarks/results/cpu/work"
+
+
+def entry_name(ckpt: Path) -> str:
+    """The bench entry a checkpoint under the cpu work folder belongs to (else the path)."""
+    path = ckpt.resolve()
+    return path.relative_to(WORK).parts[0] if path.is_relative_to(WORK) else str(ckpt)
 
 
 def default_checkpoints() -> list[Path]:
-    work = ROOT / "benchmarks/results/cpu/work"
+    work = WORK
     newest: dict[str, Path] = {}  # each entry's latest run (a rerun adds a lightning_logs/version_N)
     # final.ckpt: the weights the bench scored; last.ckpt: the ModelCheckpoint's (older runs)
     for path in [*work.glob("couplet-*/seed=0/final.ckpt"),
@@ -64,7 +71,7 @@ def main() -> None:
             start = time.perf_counter()
             writer.write(uppers)
             best = min(best, time.perf_counter() - start)
-        name = ckpt.parts[ckpt.parts.index("work") + 1] if "work" in ckpt.parts else str(ckpt)
+        name = entry_name(ckpt)
         rows.append({"model": name, "lines_per_s": round(len(uppers) / best, 1), "lines": len(uppers),
                      "threads": args.threads, "batch_size": args.batch_size, "repeats": args.repeat,
                      "load_average_1min": round(os.getloadavg()[0], 2)})
