@@ -8,6 +8,7 @@ from typing import Any
 
 import lightning as L
 
+from lit_gen.callbacks.images import epoch_is_due
 from lit_gen.metrics.extractors import resolve_extractor
 from lit_gen.metrics.fidelity import FidelityResult, check_metric_names, compute_fidelity
 
@@ -97,11 +98,7 @@ class FidelityCallback(L.Callback):
             self._record(trainer, pl_module, on_epoch=False)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        epoch = trainer.current_epoch
-        last = trainer.max_epochs is not None and epoch + 1 >= trainer.max_epochs
-        if (epoch + 1) % self.every_n_epochs and not last and not trainer.should_stop:
-            return
-        if self._measured_at != self._batches:
+        if epoch_is_due(trainer, self.every_n_epochs) and self._measured_at != self._batches:
             self._record(trainer, pl_module, on_epoch=True)
 
     def _record(self, trainer: L.Trainer, pl_module: L.LightningModule, on_epoch: bool) -> None:
