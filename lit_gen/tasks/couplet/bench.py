@@ -17,7 +17,6 @@ import torch
 
 from lit_gen.bench.registry import MetricResult, register_metric
 from lit_gen.tasks.couplet.decode import Rules
-from lit_gen.tasks.couplet.metrics import CoupletScores
 from lit_gen.tasks.couplet.writer import CoupletWriter
 
 
@@ -44,13 +43,11 @@ def _scores(model, datamodule, limit: int | None, rules: bool, tone: bool) -> tu
 def _compute_scores(model, datamodule, limit: int | None, rules: bool, tone: bool) -> tuple[dict[str, float], dict]:
     pairs = _test_pairs(datamodule, limit)
     writer = CoupletWriter(model.cpu(), rules=Rules(tone_ending=tone) if rules else Rules.none())
-    uppers, golds = [u for u, _ in pairs], [g for _, g in pairs]
-    scores = CoupletScores()
-    scores.update(uppers, writer.write(uppers, on_error="empty"), golds)  # bad lines score as wrong
+    values = writer.score(pairs)
     protocol = {"split": "test", "pairs": len(pairs), "decoding": "greedy",
                 "rules": ("no_same_char, copy_punct, align_repeats" + (", tone_ending" if tone else "")
                                      if rules else "none"), "unknown_chars": sum(writer.unknown.values())}
-    return scores.compute(), protocol
+    return values, protocol
 
 
 @register_metric("couplet_bleu")

@@ -101,16 +101,12 @@ def _evaluate(writer, root: str | None) -> int:
 
     from lit_gen.data.errors import LitGenDataError
     from lit_gen.tasks.couplet.data import CoupletDataModule, read_pairs
-    from lit_gen.tasks.couplet.metrics import CoupletScores
 
     try:
         pairs = read_pairs(CoupletDataModule(root=root).root / "test")
     except LitGenDataError as err:
         print(f"lit-gen couplet: {err}", file=sys.stderr)
         return 2
-    uppers, golds = [u for u, _ in pairs], [g for _, g in pairs]
-    scores = CoupletScores()
-    scores.update(uppers, writer.write(uppers, on_error="empty"), golds)
-    values = {k: round(100 * v, 3) for k, v in scores.compute().items()}
+    values = {k: round(100 * v, 3) for k, v in writer.score(pairs).items()}
     print(json.dumps({"pairs": len(pairs), "rules": vars(writer.rules), **values}, ensure_ascii=False))
     return 0

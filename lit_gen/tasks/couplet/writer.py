@@ -25,6 +25,7 @@ import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from lit_gen.tasks.couplet.decode import Rules, decode_batch, punct_mask, tone_masks
+from lit_gen.tasks.couplet.metrics import CoupletScores
 from lit_gen.tasks.couplet.text import CoupletInputError, check_line
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,15 @@ class CoupletWriter:
     @property
     def max_length(self) -> int:
         return int(self.model.hparams.max_chars)
+
+    def score(self, pairs: Sequence[tuple[str, str]]) -> dict[str, float]:
+        """Write the lower line of each ``(upper, gold lower)`` pair and score them:
+        :class:`~lit_gen.tasks.couplet.metrics.CoupletScores` values in [0, 1]. Upper lines the
+        writer refuses count as empty lines (scored wrong), not as errors."""
+        uppers, golds = [u for u, _ in pairs], [g for _, g in pairs]
+        scores = CoupletScores()
+        scores.update(uppers, self.write(uppers, on_error="empty"), golds)
+        return scores.compute()
 
     def write(self, lines: str | Sequence[str], on_error: Literal["raise", "empty"] = "raise") -> list[str]:
         """Lower lines for ``lines`` (same order, each as long as its whitespace-free input).
