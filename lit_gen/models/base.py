@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 
 import lightning as L
@@ -19,12 +20,35 @@ def epoch_means(names: Iterable[str], stages: Iterable[str] = STAGES) -> nn.Modu
     return nn.ModuleDict({f"{stage}_{name}": MeanMetric() for stage in stages for name in names})
 
 
+def budget_steps(module: L.LightningModule) -> int:
+    """The optimizer steps the trainer will take (``max_epochs``/``max_steps``); a clear error
+    when the budget is open-ended (a schedule that ends at the last step needs one)."""
+    steps = module.trainer.estimated_stepping_batches
+    if not math.isfinite(steps):
+        raise ValueError("lr_schedule='cosine' needs a finite budget: set trainer.max_epochs or max_steps")
+    return int(steps)
+
+
+def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int = 0,
+                  total_steps: int | None = None) -> dict:
+    """A per-step learning-rate schedule for Lightning: linear warm-up over ``warmup_steps``,
+    then constant (``total_steps`` None) or a half cosine from 1 to 0 at ``total_steps``."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        if total_steps is None:
+            return 1.0
+        done = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
 def adam_with_linear_warmup(module: L.LightningModule, lr: float, warmup_steps: int) -> dict:
     """Adam whose learning rate rises linearly over ``warmup_steps`` optimizer steps (flows need it)."""
-    optimizer = torch.optim.Adam(module.parameters(), lr=lr)
-    warmup = max(1, warmup_steps)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
-    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+    return warmup_cosine(torch.optim.Adam(module.parameters(), lr=lr), warmup_steps)
 
 
 class StagedLossModule(L.LightningModule):

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lit_gen.models.base import StagedLossModule, epoch_means
+from lit_gen.models.base import StagedLossModule, budget_steps, epoch_means, warmup_cosine
 from lit_gen.nn.conv import ConvDecoder, ConvEncoder
 from lit_gen.utils.checks import check_finite, check_image_shape
 
@@ -201,8 +201,4 @@ class VAE(StagedLossModule):
                                      weight_decay=self.hparams.weight_decay)
         if self.hparams.get("lr_schedule", "constant") == "constant":  # subclasses may not have it
             return optimizer
-        steps = self.trainer.estimated_stepping_batches
-        if not math.isfinite(steps):
-            raise ValueError("lr_schedule='cosine' needs a finite budget: set trainer.max_epochs or max_steps")
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, int(steps)))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        return warmup_cosine(optimizer, total_steps=budget_steps(self))

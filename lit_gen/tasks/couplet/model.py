@@ -7,8 +7,6 @@ cross-entropy against the lower ids (no padding: batches hold one length).
 
 from __future__ import annotations
 
-import math
-
 from collections.abc import Sequence
 from typing import Literal
 
@@ -17,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics import MeanMetric
 
+from lit_gen.models.base import budget_steps, warmup_cosine
 from lit_gen.nn.couplet import GatedConvTagger, TransformerTagger
 from lit_gen.tasks.couplet.data import CoupletBatch
 from lit_gen.tasks.couplet.metrics import CoupletScores
@@ -161,18 +160,4 @@ class CoupletTagger(L.LightningModule):
         cosine = h.get("lr_schedule", "constant") == "cosine"  # older checkpoints lack the key
         if h.warmup_steps <= 0 and not cosine:
             return opt
-        total = self.trainer.estimated_stepping_batches if cosine else math.inf
-        if cosine and not math.isfinite(total):
-            raise ValueError("lr_schedule='cosine' needs a finite budget: set trainer.max_epochs or max_steps")
-
-        def factor(step: int) -> float:
-            """Linear warm-up, then (with cosine) a half cosine from 1 to 0 at the last step."""
-            if step < h.warmup_steps:
-                return (step + 1) / h.warmup_steps
-            if not cosine:
-                return 1.0
-            done = (step - h.warmup_steps) / max(1, total - h.warmup_steps)
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return warmup_cosine(opt, h.warmup_steps, budget_steps(self) if cosine else None)
