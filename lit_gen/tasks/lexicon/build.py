@@ -294,7 +294,8 @@ def _entropies(codes, starts, lex_words, gather) -> tuple[np.ndarray, np.ndarray
     return out[0], out[1]
 
 
-def _nvbe_index(tables: list[CountTable], cfg: BuildConfig) -> tuple[WordIndex, list[np.ndarray]]:
+def _nvbe_index(tables: list[CountTable], cfg: BuildConfig,
+                measure: frozenset[str]) -> tuple[WordIndex, list[np.ndarray]]:
     """Candidate words = n-grams (n <= min(max_word_len, max_n - 1)) with count >= min_count
     (every single atom) that pass the ``min_word_pmi``, ``number_units`` and numeral + measure
     filters, scored ``autonomy × n + bonus(n)`` (+ ``NUMBER_BIND`` for number + unit)."""
@@ -303,7 +304,7 @@ def _nvbe_index(tables: list[CountTable], cfg: BuildConfig) -> tuple[WordIndex, 
     links = parents(tables[:longest])
     atoms = ngram_atoms(tables[:longest], links) if cfg.number_units is not None else None
     pmi = min_split_pmi(tables[:longest], links) if cfg.min_word_pmi is not None else None
-    measure = np.array([ord(a) for a in _measure_atoms(tables, cfg.measure_numerals)], dtype=np.int64)
+    measure_codes = np.array([ord(a) for a in measure], dtype=np.int64)
     numerals = np.array([ord(a) for a in CHINESE_NUMERALS], dtype=np.int64)
     keys, scores, lens = [], [], []
     for n in range(1, longest + 1):
@@ -317,8 +318,8 @@ def _nvbe_index(tables: list[CountTable], cfg: BuildConfig) -> tuple[WordIndex, 
             ok, bind = _number_ok(atoms[n - 1], cfg.number_units)
             sel &= ok
             extra += bind * NUMBER_BIND
-        if n == 2 and len(measure):  # numeral + measure atom
-            sel &= ~(np.isin(tables[1].first, numerals) & np.isin(tables[1].last, measure))
+        if n == 2 and len(measure_codes):  # numeral + measure atom
+            sel &= ~(np.isin(tables[1].first, numerals) & np.isin(tables[1].last, measure_codes))
         keys.append(tables[n - 1].keys[sel])
         scores.append(auto[n - 1][sel] * n + cfg.bonus(np.full(int(sel.sum()), n)) + extra[sel])
         lens.append(np.full(int(sel.sum()), n))
@@ -335,6 +336,14 @@ def _number_ok(atoms: np.ndarray, units: str) -> tuple[np.ndarray, np.ndarray]:
     unit = np.isin(atoms[:, 1], [ord(u) for u in units])
     bind = (atoms.shape[1] == 2) & (atoms[:, 0] == NUM) & unit
     return ~(atoms == NUM).any(axis=1) | bind, bind
+
+
+def _number_word(word: str, units: str) -> tuple[bool, bool]:
+    """The number rule on one word (the string twin of :func:`_number_ok`): whether it may be a
+    word, and whether it is number + unit."""
+    num = chr(NUM)
+    bind = len(word) == 2 and word[0] == num and word[1] in units
+    return len(word) == 1 or num not in word or bind, bind
 
 
 def _function_atoms(words: dict[str, int], ratio: float | None) -> frozenset[str]:
@@ -371,9 +380,7 @@ def _word_bonus(words: list[str], cfg: BuildConfig, function: frozenset[str] = f
         bonus -= cfg.function_penalty * np.array([len(w) > 1 and (w[0] in function or w[-1] in function)
                                                   for w in words], dtype=np.float64)
     if cfg.number_units:
-        num = chr(NUM)
-        bonus += NUMBER_BIND * np.array([len(w) == 2 and w[0] == num and w[1] in cfg.number_units
-                                         for w in words], dtype=np.float64)
+        bonus += NUMBER_BIND * np.array([_number_word(w, cfg.number_units)[1] for w in words], dtype=np.float64)
     return bonus
 
 
@@ -391,8 +398,9 @@ def build_lexicon(codes: np.ndarray, tables: list[CountTable], cfg: BuildConfig,
     hasher = SpanHasher(codes)
     total = float(tables[0].counts.sum())
     auto = None
+    measure = _measure_atoms(tables, cfg.measure_numerals)
     if cfg.method == "nvbe":
-        index, auto = _nvbe_index(tables, cfg)
+        index, auto = _nvbe_index(tables, cfg, measure)
         starts = Segmenter.from_index(index).segment_codes(codes)
     else:
         find = _bigram_starts if cfg.method == "bigram" else _ngram_starts
@@ -405,10 +413,7 @@ def build_lexicon(codes: np.ndarray, tables: list[CountTable], cfg: BuildConfig,
         words = {w: c for w, c in words.items() if c >= cfg.min_count or len(w) == 1}
     words = {w: c for w, c in words.items() if len(w) <= cfg.max_word_len}
     if cfg.number_units is not None:
-        num, units = chr(NUM), cfg.number_units
-        words = {w: c for w, c in words.items()
-                 if num not in w[1:] and not (w[0] == num and len(w) > 1 and (len(w) > 2 or w[1] not in units))}
-    measure = _measure_atoms(tables, cfg.measure_numerals)
+        words = {w: c for w, c in words.items() if _number_word(w, cfg.number_units)[0]}
     if measure:
         words = {w: c for w, c in words.items() if not (len(w) == 2 and w[0] in CHINESE_NUMERALS and w[1] in measure)}
     function = frozenset()
