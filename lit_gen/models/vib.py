@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from lit_gen.models.base import StagedLossModule, epoch_means
+from lit_gen.models.base import StagedLossModule, budget_steps, epoch_means, warmup_cosine
 from lit_gen.models.vae import gaussian_kl
 from lit_gen.nn.mlp import MLP
 from lit_gen.utils.checks import check_finite
@@ -39,6 +40,9 @@ class VIBClassifier(StagedLossModule):
         lr_decay: multiplicative learning-rate decay per ``lr_decay_epochs`` epochs
             (Alemi: 0.97 every 2 epochs); 1 = constant.
         lr_decay_epochs: epochs between decays.
+        lr_schedule: ``step`` (the decay above, Alemi's 200-epoch schedule) or ``cosine``: the
+            rate falls to 0 over the trainer's budget (``max_epochs``/``max_steps``), per step,
+            which suits short CPU budgets where a slow step decay never gets to anneal.
 
     Override :meth:`build_encoder` (images → ``2 · bottleneck_dim`` features) or
     :meth:`build_decoder` (``bottleneck_dim`` → ``num_classes`` logits) to change networks.
@@ -55,6 +59,7 @@ class VIBClassifier(StagedLossModule):
         lr: float = 1e-3,
         lr_decay: float = 0.97,
         lr_decay_epochs: int = 2,
+        lr_schedule: Literal["step", "cosine"] = "step",
     ):
         super().__init__()
         if beta < 0 or not math.isfinite(beta):
@@ -69,6 +74,8 @@ class VIBClassifier(StagedLossModule):
         if not 0 < lr_decay <= 1 or lr_decay_epochs < 1:
             raise ValueError(f"VIBClassifier: need 0 < lr_decay <= 1 and lr_decay_epochs >= 1, "
                              f"got {lr_decay}, {lr_decay_epochs}")
+        if lr_schedule not in ("step", "cosine"):
+            raise ValueError(f"VIBClassifier: lr_schedule must be 'step' or 'cosine', got {lr_schedule!r}")
         self.save_hyperparameters()
         self.encoder = self.build_encoder()
         self.decoder = self.build_decoder()
@@ -136,5 +143,7 @@ class VIBClassifier(StagedLossModule):
     def configure_optimizers(self):
         h = self.hparams
         optimizer = torch.optim.Adam(self.parameters(), lr=h.lr, betas=(0.5, 0.999))
+        if h.get("lr_schedule", "step") == "cosine":
+            return warmup_cosine(optimizer, total_steps=budget_steps(self))
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=h.lr_decay_epochs, gamma=h.lr_decay)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
