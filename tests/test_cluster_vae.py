@@ -10,6 +10,7 @@ from torch.distributions import Normal
 
 from lit_gen.bench.registry import get_metric
 from lit_gen.cli import LitGenCLI
+from lit_gen.data.augment import affine_warp, random_affine
 from lit_gen.models import ClusterVAE
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -41,6 +42,55 @@ def test_loss_matches_hand_computation():
     torch.testing.assert_close(terms["loss"], 2.5 * recon + latent + cat)
     torch.testing.assert_close(terms["nelbo"], recon + latent + cat)
     assert (terms["cat_kl"] >= 0).all() and (terms["cat_kl"] <= math.log(4) + 1e-6).all()
+
+
+def test_augmentation_terms_match_hand_computation():
+    torch.manual_seed(0)
+    weights = dict(invariance_weight=0.5, consistency_weight=2.0, balance_weight=3.0)
+    x = torch.rand(2, 1, 8, 8)
+    # a warp of zero range is the identity: the warped code equals the code, so the two
+    # augmentation terms vanish and only the balance term is left
+    still = ClusterVAE(**TINY, **weights, augment_rotation=0, augment_shift=0, augment_scale=0)
+    torch.manual_seed(1)
+    terms = still.loss_terms(x)
+    torch.testing.assert_close(terms["invariance"], torch.zeros(2))
+    torch.testing.assert_close(terms["consistency"], torch.zeros(2))
+    p = torch.softmax(still.classifier(still.encoder(x).chunk(2, dim=1)[0]), dim=1)
+    marginal = p.mean(0)
+    torch.testing.assert_close(terms["balance"], (marginal * marginal.log()).sum().expand(2))
+    torch.testing.assert_close(terms["loss"], 2.5 * terms["recon"] + terms["latent_kl"] + terms["cat_kl"]
+                               + 3.0 * terms["balance"])
+    # a one-pixel shift: the terms are the distances between the two codes and posteriors
+    model = ClusterVAE(**TINY, **weights, augment_rotation=0, augment_shift=1, augment_scale=0)
+    mu = model.encoder(x).chunk(2, dim=1)[0]
+    p = torch.softmax(model.classifier(mu), dim=1)
+    torch.manual_seed(1)
+    # loss_terms draws z first (one randn_like) and then the warp from the global generator
+    torch.randn(2, 3)
+    expected_warp = random_affine(x, 0, 1, 0)
+    torch.manual_seed(1)
+    terms = model.loss_terms(x)
+    assert not torch.equal(expected_warp, x)
+    mu_w = model.encoder(expected_warp).chunk(2, dim=1)[0]
+    p_w = torch.softmax(model.classifier(mu_w), dim=1)
+    torch.testing.assert_close(terms["invariance"], (mu_w - mu).pow(2).sum(1))
+    torch.testing.assert_close(terms["consistency"], (p * (p.log() - p_w.log())).sum(1))
+    assert (terms["invariance"] > 0).all()
+    torch.testing.assert_close(terms["nelbo"], terms["recon"] + terms["latent_kl"] + terms["cat_kl"])
+
+
+def test_random_affine_moves_pixels_exactly_and_checks_its_ranges():
+    x = torch.rand(2, 1, 6, 6)
+    shifted = affine_warp(x, torch.zeros(2), torch.ones(2), torch.tensor([[2.0, 0.0], [0.0, -1.0]]))
+    expected = torch.zeros_like(x)
+    expected[0, :, :, 2:] = x[0, :, :, :-2]   # two pixels right, zeros come in on the left
+    expected[1, :, :-1] = x[1, :, 1:]        # one pixel up
+    torch.testing.assert_close(shifted, expected)
+    quarter = affine_warp(x, torch.full((2,), math.pi / 2), torch.ones(2), torch.zeros(2, 2))
+    torch.testing.assert_close(quarter, torch.rot90(x, 1, dims=(2, 3)))
+    torch.testing.assert_close(random_affine(x, 0, 0, 0), x)
+    with pytest.raises(ValueError, match="scale"):
+        random_affine(x, 10, 2, 1.5)
 
 
 def test_gaussian_classifier_is_the_mixture_posterior():
@@ -89,6 +139,9 @@ def test_sampling_and_prediction_shapes():
     (dict(recon_weight=-1.0), "recon_weight"),
     (dict(init_means="kmeans"), "pretrain_epochs"),
     (dict(classifier="svm"), "classifier"),
+    (dict(balance_weight=-1.0), "balance_weight"),
+    (dict(consistency_weight=float("nan")), "consistency_weight"),
+    (dict(augment_scale=1.0), "augment_scale"),
 ])
 def test_bad_config_is_a_clear_error(bad, match):
     with pytest.raises(ValueError, match=match):

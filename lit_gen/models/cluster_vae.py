@@ -21,11 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lit_gen.data.augment import random_affine
 from lit_gen.metrics.clustering import ClusterAccuracy, ClusterPurity
 from lit_gen.models.base import epoch_means
 from lit_gen.models.vae import VAE, gaussian_kl, gaussian_log_prob
 
-TERMS = ("loss", "nelbo", "recon", "latent_kl", "cat_kl")
+TERMS = ("loss", "nelbo", "recon", "latent_kl", "cat_kl", "invariance", "consistency", "balance")
 
 
 class ClusterVAE(VAE):
@@ -49,7 +50,17 @@ class ClusterVAE(VAE):
         init_means: ``random`` (N(0, I) draws, the post) or ``kmeans`` (K-Means centres of the
             training codes after pre-training; needs ``pretrain_epochs >= 1``).
         init_samples: training images encoded for the K-Means initialisation.
+        invariance_weight: weight of ``‖mu(a(x)) − mu(x)‖²``, with ``a`` a random affine warp
+            (:func:`lit_gen.data.augment.random_affine`): the code of an image should not move
+            when the digit is shifted or tilted a little. 0 = off (the post).
+        consistency_weight: weight of ``KL(p(y|mu(x)) ‖ p(y|mu(a(x))))`` (the first side held
+            fixed): the cluster should not change under the warp. 0 = off (the post).
+        balance_weight: weight of ``−H(mean_batch p(y|mu(x)))``: keeps every cluster in use
+            (as IMSAT's marginal entropy). 0 = off (the post).
+        augment_rotation, augment_shift, augment_scale: the warp's ranges, in degrees, pixels
+            and relative zoom.
         lr, weight_decay: Adam.
+        lr_schedule: ``constant`` or ``cosine`` (see :class:`~lit_gen.models.VAE`).
     """
 
     def __init__(
@@ -67,8 +78,15 @@ class ClusterVAE(VAE):
         pretrain_epochs: int = 0,
         init_means: Literal["random", "kmeans"] = "random",
         init_samples: int = 10000,
+        invariance_weight: float = 0.0,
+        consistency_weight: float = 0.0,
+        balance_weight: float = 0.0,
+        augment_rotation: float = 15.0,
+        augment_shift: float = 3.0,
+        augment_scale: float = 0.1,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        lr_schedule: Literal["constant", "cosine"] = "constant",
     ):
         if num_clusters < 2:
             raise ValueError(f"ClusterVAE: num_clusters (K) must be >= 2, got {num_clusters}")
@@ -85,9 +103,16 @@ class ClusterVAE(VAE):
         if init_means == "kmeans" and pretrain_epochs < 1:
             raise ValueError("ClusterVAE: init_means='kmeans' needs pretrain_epochs >= 1 "
                              "(K-Means runs on the pre-trained codes)")
+        for name, value in (("invariance_weight", invariance_weight), ("consistency_weight", consistency_weight),
+                            ("balance_weight", balance_weight)):
+            if not (value >= 0 and math.isfinite(value)):
+                raise ValueError(f"ClusterVAE: {name} must be a finite number >= 0, got {value}")
+        if augment_rotation < 0 or augment_shift < 0 or not 0 <= augment_scale < 1:
+            raise ValueError(f"ClusterVAE: need augment_rotation >= 0, augment_shift >= 0 and "
+                             f"0 <= augment_scale < 1, got {augment_rotation}, {augment_shift}, {augment_scale}")
         # VAE only knows bernoulli/gaussian; 'mse' shares the Bernoulli path's frozen log_sigma
         super().__init__(in_channels, image_size, latent_dim, channels, hidden,
-                         "gaussian" if likelihood == "gaussian" else "bernoulli", 1.0, lr, weight_decay)
+                         "gaussian" if likelihood == "gaussian" else "bernoulli", 1.0, lr, weight_decay, lr_schedule)
         self.save_hyperparameters()  # again: keep this class's arguments only (no VAE 'beta')
         self.means = nn.Parameter(torch.randn(num_clusters, latent_dim))
         self.classifier = self.build_classifier()
@@ -130,11 +155,12 @@ class ClusterVAE(VAE):
         return self.training and self._trainer is not None and self.current_epoch < self.hparams.pretrain_epochs
 
     def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Per-image ``loss``, ``nelbo``, ``recon``, ``latent_kl``, ``cat_kl`` (each ``(B,)``, nats).
+        """Per-image ``loss``, ``nelbo``, ``recon``, ``latent_kl``, ``cat_kl`` … (each ``(B,)``, nats).
 
         ``latent_kl`` = Σ_y p(y|z)[log p(z|x) − log q(z|y)] (single-sample), ``cat_kl`` =
         KL(p(y|z) ‖ Uniform(K)). While pre-training, ``latent_kl`` is KL(p(z|x) ‖ N(0, I)) and
-        ``cat_kl`` is 0.
+        ``cat_kl`` is 0. Also the terms of :meth:`augmentation_terms`; ``nelbo`` never
+        includes them.
         """
         mu, logvar = self.encode(x)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
@@ -150,9 +176,43 @@ class ClusterVAE(VAE):
             log_q_zy = gaussian_log_prob(z.unsqueeze(1), self.means, torch.zeros_like(self.means))  # (B, K)
             latent_kl = (log_p.exp() * (log_q_zx.unsqueeze(1) - log_q_zy)).sum(1)
             cat_kl = (log_p.exp() * (log_p + math.log(self.hparams.num_clusters))).sum(1)
-        loss = self.hparams.recon_weight * recon + latent_kl + cat_kl
-        return {"loss": loss, "nelbo": recon + latent_kl + cat_kl, "recon": recon,
-                "latent_kl": latent_kl, "cat_kl": cat_kl}
+        terms = {"nelbo": recon + latent_kl + cat_kl, "recon": recon, "latent_kl": latent_kl, "cat_kl": cat_kl,
+                 **self.augmentation_terms(x, mu)}
+        h = self.hparams
+        terms["loss"] = (h.recon_weight * recon + latent_kl + cat_kl + h.invariance_weight * terms["invariance"]
+                         + h.consistency_weight * terms["consistency"] + h.balance_weight * terms["balance"])
+        return terms
+
+    def augmentation_terms(self, x: torch.Tensor, mu: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``invariance``, ``consistency`` and ``balance`` (each ``(B,)``; zeros when their
+        weights are 0). ``mu`` ``(B, latent_dim)`` is the encoder mean of ``x``.
+
+        ``balance`` = −H(batch mean of p(y|mu(x))), a batch-level value repeated per image.
+        While pre-training only ``invariance`` is on (the clusters are not trained yet).
+        """
+        h = self.hparams
+        zeros = torch.zeros_like(mu[:, 0])
+        terms = {"invariance": zeros, "consistency": zeros, "balance": zeros}
+        clusters_on = not self.pretraining
+        if h.invariance_weight == 0 and (not clusters_on or h.consistency_weight == 0):
+            if clusters_on and h.balance_weight > 0:
+                terms["balance"] = self.batch_balance(F.log_softmax(self.cluster_logits(mu), dim=1), zeros)
+            return terms
+        mu_warped = self.encode(random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale))[0]
+        terms["invariance"] = (mu_warped - mu).pow(2).sum(1)
+        if clusters_on:
+            log_p = F.log_softmax(self.cluster_logits(mu), dim=1)
+            log_p_warped = F.log_softmax(self.cluster_logits(mu_warped), dim=1)
+            target = log_p.detach()
+            terms["consistency"] = (target.exp() * (target - log_p_warped)).sum(1)
+            terms["balance"] = self.batch_balance(log_p, zeros)
+        return terms
+
+    @staticmethod
+    def batch_balance(log_p: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """−H(mean_b p(y|·)) in nats, repeated ``(B,)``; minimal (−log K) when clusters are used evenly."""
+        marginal = log_p.exp().mean(0)
+        return like + (marginal * marginal.clamp_min(1e-12).log()).sum()
 
     @torch.no_grad()
     def cluster_probs(self, x: torch.Tensor) -> torch.Tensor:

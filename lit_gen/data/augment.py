@@ -1,0 +1,49 @@
+"""Batched random affine warps of image tensors, on the images' own device.
+
+Why hand-written: torchvision's ``RandomAffine`` draws one transform per call, so a batch
+would share one warp (or need a Python loop per image). Here each image of a ``(B, C, H, W)``
+batch gets its own rotation, scale and shift in one ``affine_grid``/``grid_sample`` call.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def affine_warp(x: torch.Tensor, angle: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Warp each image of ``x`` ``(B, C, H, W)`` about its centre; pixels from outside are 0.
+
+    Args:
+        angle: ``(B,)`` rotation in radians (counter-clockwise on screen).
+        scale: ``(B,)`` zoom factors (> 1 enlarges the content).
+        shift: ``(B, 2)`` translation in pixels, ``(right, down)``.
+
+    Bilinear sampling: integer shifts at scale 1 and angle 0 move pixels exactly.
+    """
+    b, _, h, w = x.shape
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    # affine_grid maps output coordinates to input coordinates in [-1, 1] units, so the
+    # inverse transform goes in: a content shift of +s pixels samples from -s.
+    tx = -shift[:, 0].to(x.dtype) * 2 / w
+    ty = -shift[:, 1].to(x.dtype) * 2 / h
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1).to(x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def random_affine(x: torch.Tensor, rotation: float = 15.0, shift: float = 3.0, scale: float = 0.1,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """Each image of ``x`` ``(B, C, H, W)`` rotated by U(−rotation, rotation) degrees, zoomed by
+    U(1 − scale, 1 + scale) and shifted by U(−shift, shift) pixels on each axis."""
+    if rotation < 0 or shift < 0 or not 0 <= scale < 1:
+        raise ValueError(f"random_affine: need rotation >= 0, shift >= 0 and 0 <= scale < 1, "
+                         f"got {rotation}, {shift}, {scale}")
+    b = x.shape[0]
+
+    def uniform(*shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=generator, device=x.device) * 2 - 1
+
+    return affine_warp(x, uniform(b) * rotation * math.pi / 180, 1 + uniform(b) * scale, uniform(b, 2) * shift)
