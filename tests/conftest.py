@@ -34,3 +34,25 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def fit_learning_rates():
+    """``fit(model, datamodule, max_epochs, batches) -> [lr at each training step]``: a short
+    CPU fit without logging or checkpoints that records the first optimizer's rate."""
+    import lightning as L
+
+    def fit(model, datamodule, max_epochs: int, batches: int) -> list[float]:
+        rates: list[float] = []
+
+        class Record(L.Callback):
+            def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+                rates.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+        trainer = L.Trainer(max_epochs=max_epochs, limit_train_batches=batches, limit_val_batches=0,
+                            logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                            enable_model_summary=False, callbacks=[Record()])
+        trainer.fit(model, datamodule=datamodule)
+        return rates
+
+    return fit

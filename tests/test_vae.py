@@ -135,25 +135,13 @@ def test_bad_config_and_divergence_guard():
         model._step((torch.rand(2, 1, 8, 8), None), "train")
 
 
-def test_cosine_schedule_decays_the_rate_to_zero_over_the_budget():
-    import lightning as L
-
+def test_cosine_schedule_decays_the_rate_to_zero_over_the_budget(fit_learning_rates):
     from lit_gen.data import ImageDataModule
 
     with pytest.raises(ValueError, match="lr_schedule"):
         VAE(lr_schedule="linear")
     model = VAE(image_size=8, latent_dim=2, channels=(4,), hidden=8, lr=1e-3, lr_schedule="cosine")
-    rates = []
-
-    class Record(L.Callback):
-        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            rates.append(trainer.optimizers[0].param_groups[0]["lr"])
-
-    dm = ImageDataModule("digits", batch_size=100, image_size=8)
-    trainer = L.Trainer(max_epochs=2, limit_train_batches=5, limit_val_batches=0, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        callbacks=[Record()])
-    trainer.fit(model, datamodule=dm)
+    rates = fit_learning_rates(model, ImageDataModule("digits", batch_size=100, image_size=8), 2, 5)
     assert len(rates) == 10 and rates[0] == pytest.approx(1e-3)
     # cosine over 10 steps: lr_t = 1e-3 * (1 + cos(pi t / 10)) / 2
     assert rates == pytest.approx([1e-3 * (1 + math.cos(math.pi * t / 10)) / 2 for t in range(10)])

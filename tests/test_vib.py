@@ -104,26 +104,14 @@ def test_cli_fit_and_test_error_metric(tmp_path):
     assert abs(result.values["test_error"] - float(errors)) < 5  # sampled vs mean prediction
 
 
-def test_cosine_schedule_falls_to_zero_over_the_budget():
+def test_cosine_schedule_falls_to_zero_over_the_budget(fit_learning_rates):
     import math
-
-    import lightning as L
 
     from lit_gen.data import ImageDataModule
 
     with pytest.raises(ValueError, match="lr_schedule"):
         VIBClassifier(lr_schedule="linear")
     model = VIBClassifier(in_features=64, bottleneck_dim=4, hidden=(16,), lr=1e-3, lr_schedule="cosine")
-    rates = []
-
-    class Record(L.Callback):
-        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            rates.append(trainer.optimizers[0].param_groups[0]["lr"])
-
-    dm = ImageDataModule("digits", batch_size=50, image_size=8)
-    trainer = L.Trainer(max_epochs=2, limit_train_batches=4, limit_val_batches=0, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        callbacks=[Record()])
-    trainer.fit(model, datamodule=dm)
+    rates = fit_learning_rates(model, ImageDataModule("digits", batch_size=50, image_size=8), 2, 4)
     # one rate per step, 8 steps: lr_t = 1e-3 * (1 + cos(pi t / 8)) / 2 (no step decay on top)
     assert rates == pytest.approx([1e-3 * (1 + math.cos(math.pi * t / 8)) / 2 for t in range(8)])
