@@ -23,7 +23,7 @@ def affine_warp(x: torch.Tensor, angle: torch.Tensor, scale: torch.Tensor, shift
 
     Bilinear sampling: integer shifts at scale 1 and angle 0 move pixels exactly.
     """
-    b, _, h, w = x.shape
+    h, w = x.shape[-2:]
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     # affine_grid maps output coordinates to input coordinates in [-1, 1] units, so the
     # inverse transform goes in: a content shift of +s pixels samples from -s.
