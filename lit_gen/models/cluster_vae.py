@@ -194,25 +194,25 @@ class ClusterVAE(VAE):
         zeros = torch.zeros_like(mu[:, 0])
         terms = {"invariance": zeros, "consistency": zeros, "balance": zeros}
         clusters_on = not self.pretraining
-        if h.invariance_weight == 0 and (not clusters_on or h.consistency_weight == 0):
-            if clusters_on and h.balance_weight > 0:
-                terms["balance"] = self.batch_balance(F.log_softmax(self.cluster_logits(mu), dim=1), zeros)
-            return terms
-        mu_warped = self.encode(random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale))[0]
-        terms["invariance"] = (mu_warped - mu).pow(2).sum(1)
-        if clusters_on:
+        warp = h.invariance_weight > 0 or (clusters_on and h.consistency_weight > 0)
+        if warp:
+            mu_warped = self.encode(random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale))[0]
+            terms["invariance"] = (mu_warped - mu).pow(2).sum(1)
+        if clusters_on and (h.consistency_weight > 0 or h.balance_weight > 0):
             log_p = F.log_softmax(self.cluster_logits(mu), dim=1)
-            log_p_warped = F.log_softmax(self.cluster_logits(mu_warped), dim=1)
-            target = log_p.detach()
-            terms["consistency"] = (target.exp() * (target - log_p_warped)).sum(1)
-            terms["balance"] = self.batch_balance(log_p, zeros)
+            terms["balance"] = zeros + self.negative_marginal_entropy(log_p)
+            if warp:
+                target = log_p.detach()
+                log_p_warped = F.log_softmax(self.cluster_logits(mu_warped), dim=1)
+                terms["consistency"] = (target.exp() * (target - log_p_warped)).sum(1)
         return terms
 
     @staticmethod
-    def batch_balance(log_p: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        """−H(mean_b p(y|·)) in nats, repeated ``(B,)``; minimal (−log K) when clusters are used evenly."""
+    def negative_marginal_entropy(log_p: torch.Tensor) -> torch.Tensor:
+        """−H(mean_b p(y|·)) in nats, a scalar, from ``log_p`` ``(B, K)``; minimal (−log K) when
+        the clusters are used evenly."""
         marginal = log_p.exp().mean(0)
-        return like + (marginal * marginal.clamp_min(1e-12).log()).sum()
+        return (marginal * marginal.clamp_min(1e-12).log()).sum()
 
     @torch.no_grad()
     def cluster_probs(self, x: torch.Tensor) -> torch.Tensor:
