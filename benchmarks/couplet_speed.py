@@ -36,17 +36,16 @@ def entry_name(ckpt: Path) -> str:
 
 
 def default_checkpoints() -> list[Path]:
-    work = WORK
     newest: dict[str, Path] = {}  # each entry's latest run (a rerun adds a lightning_logs/version_N)
     # final.ckpt: the weights the bench scored; last.ckpt: the ModelCheckpoint's (older runs)
-    for path in [*work.glob("couplet-*/seed=0/final.ckpt"),
-                 *work.glob("couplet-*/seed=0/lightning_logs/version_*/checkpoints/last.ckpt")]:
-        entry = path.parts[len(work.parts)]
+    for path in [*WORK.glob("couplet-*/seed=0/final.ckpt"),
+                 *WORK.glob("couplet-*/seed=0/lightning_logs/version_*/checkpoints/last.ckpt")]:
+        entry = path.parts[len(WORK.parts)]
         if entry not in newest or path.stat().st_mtime > newest[entry].stat().st_mtime:
             newest[entry] = path
     found = [newest[k] for k in sorted(newest)]
     if not found:
-        raise SystemExit(f"no couplet checkpoints under {work}: run `lit-gen bench --suite cpu --only "
+        raise SystemExit(f"no couplet checkpoints under {WORK}: run `lit-gen bench --suite cpu --only "
                          "couplet-conv-post ...` first, or pass checkpoint paths")
     return found
 

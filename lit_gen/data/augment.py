@@ -34,13 +34,20 @@ def affine_warp(x: torch.Tensor, angle: torch.Tensor, scale: torch.Tensor, shift
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def check_warp_ranges(rotation: float, shift: float, scale: float, owner: str = "random_affine",
+                      names: tuple[str, str, str] = ("rotation", "shift", "scale")) -> None:
+    """A clear ``ValueError`` unless ``rotation >= 0``, ``shift >= 0`` and ``0 <= scale < 1``
+    (``names`` are the caller's argument names, for the message)."""
+    if rotation < 0 or shift < 0 or not 0 <= scale < 1:
+        r, t, z = names
+        raise ValueError(f"{owner}: need {r} >= 0, {t} >= 0 and 0 <= {z} < 1, got {rotation}, {shift}, {scale}")
+
+
 def random_affine(x: torch.Tensor, rotation: float = 15.0, shift: float = 3.0, scale: float = 0.1,
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """Each image of ``x`` ``(B, C, H, W)`` rotated by U(−rotation, rotation) degrees, zoomed by
     U(1 − scale, 1 + scale) and shifted by U(−shift, shift) pixels on each axis."""
-    if rotation < 0 or shift < 0 or not 0 <= scale < 1:
-        raise ValueError(f"random_affine: need rotation >= 0, shift >= 0 and 0 <= scale < 1, "
-                         f"got {rotation}, {shift}, {scale}")
+    check_warp_ranges(rotation, shift, scale)
     b = x.shape[0]
 
     def uniform(*shape: int) -> torch.Tensor:

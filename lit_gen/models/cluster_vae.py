@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lit_gen.data.augment import random_affine
+from lit_gen.data.augment import check_warp_ranges, random_affine
 from lit_gen.metrics.clustering import ClusterAccuracy, ClusterPurity
 from lit_gen.models.base import epoch_means
 from lit_gen.models.vae import VAE, gaussian_kl, gaussian_log_prob
@@ -107,9 +107,8 @@ class ClusterVAE(VAE):
                             ("balance_weight", balance_weight)):
             if not (value >= 0 and math.isfinite(value)):
                 raise ValueError(f"ClusterVAE: {name} must be a finite number >= 0, got {value}")
-        if augment_rotation < 0 or augment_shift < 0 or not 0 <= augment_scale < 1:
-            raise ValueError(f"ClusterVAE: need augment_rotation >= 0, augment_shift >= 0 and "
-                             f"0 <= augment_scale < 1, got {augment_rotation}, {augment_shift}, {augment_scale}")
+        check_warp_ranges(augment_rotation, augment_shift, augment_scale, "ClusterVAE",
+                          ("augment_rotation", "augment_shift", "augment_scale"))
         # VAE only knows bernoulli/gaussian; 'mse' shares the Bernoulli path's frozen log_sigma
         super().__init__(in_channels, image_size, latent_dim, channels, hidden,
                          "gaussian" if likelihood == "gaussian" else "bernoulli", 1.0, lr, weight_decay, lr_schedule)
