@@ -6,6 +6,9 @@ Offline and small: the classifier extractor is trained on scikit-learn's digits 
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -61,6 +64,30 @@ def test_to_uint8_rgb_rounds_and_repeats_gray_channels():
         to_uint8_rgb(x * 2)
     with pytest.raises(ValueError, match="shape"):
         to_uint8_rgb(torch.zeros(2, 2, 4, 4))
+
+
+def test_concurrent_callers_train_the_classifier_once(tmp_path, monkeypatch):
+    # two bench processes sharing a cache: the second waits for the first one's file
+    from lit_gen.metrics import classifier as clf
+
+    fits, real_fit = [], clf._fit
+
+    def slow_fit(*args, **kwargs):
+        fits.append(threading.get_ident())
+        time.sleep(0.5)  # long enough for the other caller to find the lock held
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(clf, "_fit", slow_fit)
+    results = []
+    callers = [threading.Thread(target=lambda: results.append(load_or_train_classifier(
+        "digits", 14, cache=str(tmp_path), epochs=1, verbose=False))) for _ in range(2)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    assert len(fits) == 1
+    assert sorted(r.trained_now for r in results) == [False, True]
+    assert results[0].path == results[1].path and results[0].path.is_file()
 
 
 def test_classifier_is_trained_once_and_keyed_by_content(cache, extractor):

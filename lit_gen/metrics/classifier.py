@@ -15,6 +15,7 @@ it neither disturbs nor depends on the caller's random state.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from filelock import FileLock, Timeout
 from torch.utils.data import DataLoader, TensorDataset
 
 from lit_gen.data.images import resize_uint8
@@ -125,9 +127,39 @@ def load_or_train_classifier(dataset: str, image_size: int | None = None, root: 
     key = tensor_digest(images, labels, extra=spec)
     path = cache_dir(cache, "classifiers") / f"{dataset}-{arch}-{side}px-{key[:16]}.pt"
     if path.is_file():
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-        return ClassifierCheckpoint(path, key, saved["test_accuracy"], arch, trained_now=False)
+        return _cached(path, key, arch)
+    with _training_lock(path, f"the {dataset} feature classifier"):
+        if path.is_file():  # trained by the process we waited for
+            return _cached(path, key, arch)
+        return _train(path, key, dataset, arch, arch_kwargs, recipe, seed, root, use_hub, image_size,
+                      verbose, images, labels)
 
+
+@contextlib.contextmanager
+def _training_lock(path: Path, what: str):
+    """Held while ``path`` is being made. Several bench processes often share one cache: the
+    first to come trains, the others wait for its file instead of training the same network
+    again (the CIFAR-10 classifier takes about an hour on one CPU core)."""
+    lock = FileLock(path.with_name(path.name + ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"lit-gen: another process is training {what}; waiting for {path}", file=sys.stderr)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _cached(path: Path, key: str, arch: str) -> ClassifierCheckpoint:
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    return ClassifierCheckpoint(path, key, saved["test_accuracy"], arch, trained_now=False)
+
+
+def _train(path, key, dataset, arch, arch_kwargs, recipe, seed, root, use_hub, image_size, verbose,
+           images, labels) -> ClassifierCheckpoint:
+    side = images.shape[-1]
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
