@@ -66,6 +66,22 @@ def test_to_uint8_rgb_rounds_and_repeats_gray_channels():
         to_uint8_rgb(torch.zeros(2, 2, 4, 4))
 
 
+def test_selfcheck_puts_uniform_noise_far_from_real_images(cache):
+    from types import SimpleNamespace
+
+    from lit_gen.metrics.bench import fidelity_selfcheck
+
+    digits_dm = SimpleNamespace(name="digits", image_size=28)
+    res = fidelity_selfcheck(None, digits_dm, None, n=290, cache=cache, is_sets=[],
+                             pairs=[["digits:train", "digits:test"], ["noise:1x28", "digits:test"]])
+    real = res.values["fid[classifier](digits:train|digits:test)"]
+    noise = res.values["fid[classifier](noise:1x28|digits:test)"]
+    assert noise > 5 * real > 0
+    with pytest.raises(ValueError, match="noise:<channels>x<side>"):
+        fidelity_selfcheck(None, digits_dm, None, n=300, cache=cache, is_sets=[],
+                           pairs=[["noise:28", "digits:test"]])
+
+
 def test_concurrent_callers_train_the_classifier_once(tmp_path, monkeypatch):
     # two bench processes sharing a cache: the second waits for the first one's file
     from lit_gen.metrics import classifier as clf

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 from lit_gen.bench.registry import MetricResult, register_metric
 from lit_gen.metrics.fidelity import compare_images, compute_fidelity, reference_images
 
@@ -63,8 +65,16 @@ def inception_score(model, datamodule, trainer, **options) -> MetricResult:
 
 
 def _images(spec: str, n: int | None, image_size: int | None, seed: int, datamodule=None):
-    """``dataset:split`` images (the data module's root when it names the same data set)."""
+    """``dataset:split`` images (the data module's root when it names the same data set), or
+    ``noise:<channels>x<side>``: ``n`` seeded uniform uint8 images, the floor a metric should
+    put far from real images."""
     dataset, _, split = spec.partition(":")
+    if dataset == "noise":
+        channels, _, side = split.partition("x")
+        if not (channels.isdigit() and side.isdigit()) or n is None:
+            raise ValueError(f"noise images are given as 'noise:<channels>x<side>' with n set, got {spec!r}")
+        shape = (n, int(channels), int(side), int(side))
+        return torch.randint(0, 256, shape, generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)
     root = getattr(datamodule, "root", None) if dataset == getattr(datamodule, "name", None) else None
     return reference_images(dataset, split or "test", n, root=root, image_size=image_size, seed=seed)[0]
 
