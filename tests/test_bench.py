@@ -15,6 +15,7 @@ import yaml
 
 from lit_gen.bench.cli import main
 from lit_gen.bench.registry import MetricResult, available_metrics, get_metric, register_metric
+from lit_gen.bench.results import curve_panels, render_png
 from lit_gen.bench.suite import SuiteError, load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,6 +201,20 @@ def test_curve_entry_records_fid_against_training_time(tmp_path, tmp_path_factor
     assert all(p["fid[classifier]"] > 0 for p in points)
     assert run["curve"]["protocol"]["n_fake"] == 100
     assert (tmp_path / "out/mini/leaderboard.png").stat().st_size > 1000
+
+
+def test_curves_of_two_data_sets_get_a_panel_each(tmp_path):
+    def row(entry, dataset, fid):
+        points = [{"train_seconds": 60.0 * (i + 1), "batches": 10 * (i + 1), "epoch": 0, "fid[classifier]": f}
+                  for i, f in enumerate(fid)]
+        return {"entry": entry, "dataset": dataset, "metrics": {"params": {"mean": 1.0, "std": 0.0, "n": 1}},
+                "curves": [{"seed": 0, "points": points}]}
+
+    rows = [row("glow-mnist", "mnist", [600.0, 400.0]), row("fvae-mnist", "mnist", [300.0, 270.0]),
+            row("glow-cifar10", "cifar10", [12.0, 11.0])]
+    assert curve_panels(rows) == [("fid[classifier]", "cifar10"), ("fid[classifier]", "mnist")]
+    render_png(rows, tmp_path / "leaderboard.png")
+    assert (tmp_path / "leaderboard.png").stat().st_size > 1000
 
 
 def test_bad_curve_value_is_a_suite_error(tmp_path):
