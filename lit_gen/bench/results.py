@@ -186,10 +186,12 @@ def render_png(rows: list[dict[str, Any]], path: Path) -> None:
         return
     cols = min(3, panels)
     nrows = math.ceil(panels / cols)
-    # a panel lists only the entries that have its metric: size rows by the longest such list
-    longest = max([sum(name in row["metrics"] for row in rows) for name in names] + [8 if curves else 0])
-    fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, nrows * (0.8 + 0.3 * max(3, longest))),
-                             squeeze=False)
+    # a panel lists only the entries that have its metric: each row of panels is as tall as its
+    # longest list (a GAN metric has dozens of entries, a lexicon one a handful)
+    lengths = [8] * len(curves) + [sum(name in row["metrics"] for row in rows) for name in names]
+    heights = [0.8 + 0.3 * max(3, *lengths[r * cols:(r + 1) * cols]) for r in range(nrows)]
+    fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
     flat = list(axes.flat)
     for ax, (name, dataset) in zip(flat, curves):  # curves first: the picture's top row
         for i, row in enumerate(r for r in rows if r.get("curves") and str(r.get("dataset")) == dataset):
