@@ -102,6 +102,19 @@ def test_resume_recomputes_only_missing_or_corrupt_runs(tmp_path, capsys):
     assert leaderboard[0]["metrics"]["nll"]["n"] == 2
 
 
+def test_seed_option_runs_exactly_the_given_seeds(tmp_path, capsys):
+    suite = make_suite(tmp_path, seeds=(0, 1, 2))
+    out = tmp_path / "out"
+    assert bench(suite, out, "--seed", "2") == 0
+    assert "1 runs, 0 already done, 1 to run" in capsys.readouterr().out
+    assert sorted(p.name for p in (out / "mini/runs/tiny-a").iterdir()) == ["seed=2.json"]
+    assert json.loads((out / "mini/runs/tiny-a/seed=2.json").read_text())["seed"] == 2
+    with pytest.raises(SystemExit):  # --seeds N and --seed S are exclusive
+        bench(suite, out, "--seed", "1", "--seeds", "2")
+    assert bench(suite, out, "--seeds", "0") == 2
+    assert "--seeds must be >= 1" in capsys.readouterr().err
+
+
 def test_kill_minus_nine_loses_only_the_run_in_flight(tmp_path):
     suite = make_suite(tmp_path, names=("tiny-a", "tiny-b"))
     out = tmp_path / "out"

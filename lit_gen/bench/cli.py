@@ -42,7 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "configuration hash matches are skipped, so a killed run resumes where it stopped.")
     parser.add_argument("--suite", default="quick", help="suite name or folder (default: quick)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these entries")
-    parser.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of each entry's seeds")
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of each entry's seeds")
+    seeds.add_argument("--seed", type=int, nargs="+", metavar="S",
+                       help="run exactly these seeds (e.g. one seed per process, to run an entry's "
+                            "seeds side by side)")
     parser.add_argument("--devices", type=int, default=1, help="devices per run; > 1 uses DDP (default 1)")
     parser.add_argument("--accelerator", default="cpu", help="cpu, gpu, auto ... (default cpu)")
     parser.add_argument("--out", default=None, help="results folder (default: benchmarks/results)")
@@ -93,6 +97,10 @@ def main(argv: Sequence[str] = ()) -> int:
         if args.readme:
             embed_table(Path(args.readme), suite_name, (out / suite_name / "leaderboard.md").read_text())
         return 0
+    if args.seeds is not None and args.seeds < 1:
+        print(f"lit-gen bench: --seeds must be >= 1, got {args.seeds}", file=sys.stderr)
+        return 2
+    seeds = args.seed if args.seed else args.seeds
     rows, failures = run_suite(suite_name, entries, root, out, devices=args.devices, accelerator=args.accelerator,
-                     resume=args.resume, seeds=args.seeds, command=command, only=args.only)
+                               resume=args.resume, seeds=seeds, command=command, only=args.only)
     return 1 if failures else 0

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -199,11 +199,13 @@ def refresh_leaderboard(suite: str, entries: list[Entry], suite_dir: Path, root:
 
 
 def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devices: int = 1,
-              accelerator: str = "cpu", resume: bool = True, seeds: int | None = None,
+              accelerator: str = "cpu", resume: bool = True, seeds: int | Sequence[int] | None = None,
               command: str = "", only: Iterable[str] | None = None,
               ) -> tuple[list[dict[str, Any]], list[tuple[str, int, Exception]]]:
     """Run every entry × seed (only the ``only`` entries if given; skipping finished runs when
     ``resume``) and rewrite the leaderboard of the whole suite after each run.
+
+    ``seeds``: None = each entry's own seeds; N = seeds 0..N-1; a list = exactly those seeds.
 
     Returns the leaderboard rows and the failed runs. A failed run is reported and left without
     a result file, so the next invocation retries it; the remaining entries still run.
@@ -211,7 +213,11 @@ def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devic
     entries = list(entries)
     selected = [e for e in entries if only is None or e.name in set(only)]
     suite_dir = out / suite
-    plan = [(e, s) for e in selected for s in (list(range(seeds)) if seeds else e.seeds)]
+    if seeds is None:
+        plan = [(e, s) for e in selected for s in e.seeds]
+    else:
+        chosen = list(range(seeds)) if isinstance(seeds, int) else list(dict.fromkeys(seeds))
+        plan = [(e, s) for e in selected for s in chosen]
     todo = []
     for entry, seed in plan:
         config_hash = entry.config_hash(root, seed, devices)
