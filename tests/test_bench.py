@@ -50,6 +50,22 @@ def test_quick_suite_loads_and_every_metric_is_registered():
     assert {"nll", "nelbo", "test"} <= set(available_metrics())
 
 
+def test_callback_override_reaches_the_trainer(tmp_path):
+    """A suite entry can add a Lightning callback through `trainer.callbacks` (the VIB EMA rows):
+    the list of class_path mappings survives the YAML flow-style CLI value."""
+    from lightning.pytorch.callbacks import EMAWeightAveraging
+
+    from lit_gen.cli import LitGenCLI
+
+    entry = next(e for e in load_suite("cpu", ROOT) if e.name == "vib-beta1e-3-mnist-ema50")
+    args = entry.cli_args(ROOT, seed=3) + ["--data.name=digits", f"--trainer.default_root_dir={tmp_path}",
+                                            "--trainer.enable_progress_bar=false"]
+    cli = LitGenCLI(args=args, run=False)
+    averaging = [c for c in cli.trainer.callbacks if isinstance(c, EMAWeightAveraging)]
+    assert len(averaging) == 1
+    assert cli.trainer.max_epochs == 50 and cli.model.hparams.beta == pytest.approx(1e-3)
+
+
 def test_run_writes_results_with_schema(tmp_path, capsys):
     suite = make_suite(tmp_path, reference={"nll": {"value": 90.0, "source": "a paper"}})
     assert bench(suite, tmp_path / "out") == 0
