@@ -46,10 +46,11 @@ def test_loss_matches_hand_computation():
 
 def test_augmentation_terms_match_hand_computation():
     torch.manual_seed(0)
-    weights = dict(invariance_weight=0.5, consistency_weight=2.0, balance_weight=3.0)
+    weights = dict(invariance_weight=0.5, consistency_weight=2.0, balance_weight=3.0, confidence_weight=0.25,
+                   pair_mi_weight=0.125)
     x = torch.rand(2, 1, 8, 8)
     # a warp of zero range is the identity: the warped code equals the code, so the two
-    # augmentation terms vanish and only the balance term is left
+    # warp terms vanish; balance, confidence and the pair information I(y; y) = H(y) are left
     still = ClusterVAE(**TINY, **weights, augment_rotation=0, augment_shift=0, augment_scale=0)
     torch.manual_seed(1)
     terms = still.loss_terms(x)
@@ -58,8 +59,13 @@ def test_augmentation_terms_match_hand_computation():
     p = torch.softmax(still.classifier(still.encoder(x).chunk(2, dim=1)[0]), dim=1)
     marginal = p.mean(0)
     torch.testing.assert_close(terms["balance"], (marginal * marginal.log()).sum().expand(2))
+    torch.testing.assert_close(terms["confidence"], -(p * p.log()).sum(1))
+    joint = (p.t() @ p) / 2
+    marg = joint.sum(1)
+    mutual_info = (joint * (joint / (marg[:, None] * marg[None, :])).log()).sum()
+    torch.testing.assert_close(terms["pair_mi"], -mutual_info.expand(2))
     torch.testing.assert_close(terms["loss"], 2.5 * terms["recon"] + terms["latent_kl"] + terms["cat_kl"]
-                               + 3.0 * terms["balance"])
+                               + 3.0 * terms["balance"] + 0.25 * terms["confidence"] + 0.125 * terms["pair_mi"])
     # a one-pixel shift: the terms are the distances between the two codes and posteriors
     model = ClusterVAE(**TINY, **weights, augment_rotation=0, augment_shift=1, augment_scale=0)
     mu = model.encoder(x).chunk(2, dim=1)[0]
@@ -75,6 +81,12 @@ def test_augmentation_terms_match_hand_computation():
     p_w = torch.softmax(model.classifier(mu_w), dim=1)
     torch.testing.assert_close(terms["invariance"], (mu_w - mu).pow(2).sum(1))
     torch.testing.assert_close(terms["consistency"], (p * (p.log() - p_w.log())).sum(1))
+    # the joint of the two sides, symmetrised, by hand for B = 2, K = 4
+    joint = sum(torch.outer(p[b], p_w[b]) for b in range(2)) / 2
+    joint = (joint + joint.t()) / 2
+    mutual_info = sum(joint[i, j] * (joint[i, j] / (joint[i].sum() * joint[:, j].sum())).log()
+                      for i in range(4) for j in range(4))
+    torch.testing.assert_close(terms["pair_mi"], -mutual_info.expand(2))
     assert (terms["invariance"] > 0).all()
     torch.testing.assert_close(terms["nelbo"], terms["recon"] + terms["latent_kl"] + terms["cat_kl"])
 
@@ -141,6 +153,8 @@ def test_sampling_and_prediction_shapes():
     (dict(classifier="svm"), "classifier"),
     (dict(balance_weight=-1.0), "balance_weight"),
     (dict(consistency_weight=float("nan")), "consistency_weight"),
+    (dict(confidence_weight=-0.5), "confidence_weight"),
+    (dict(pair_mi_weight=float("inf")), "pair_mi_weight"),
     (dict(augment_scale=1.0), "augment_scale"),
 ])
 def test_bad_config_is_a_clear_error(bad, match):

@@ -26,7 +26,8 @@ from lit_gen.metrics.clustering import ClusterAccuracy, ClusterPurity
 from lit_gen.models.base import epoch_means
 from lit_gen.models.vae import VAE, gaussian_kl, gaussian_log_prob
 
-TERMS = ("loss", "nelbo", "recon", "latent_kl", "cat_kl", "invariance", "consistency", "balance")
+TERMS = ("loss", "nelbo", "recon", "latent_kl", "cat_kl", "invariance", "consistency", "balance", "confidence",
+         "pair_mi")
 
 
 class ClusterVAE(VAE):
@@ -57,6 +58,14 @@ class ClusterVAE(VAE):
             fixed): the cluster should not change under the warp. 0 = off (the post).
         balance_weight: weight of ``−H(mean_batch p(y|mu(x)))``: keeps every cluster in use
             (as IMSAT's marginal entropy). 0 = off (the post).
+        confidence_weight: weight of ``H(p(y|mu(x)))``, the per-image cluster entropy: with
+            ``balance`` it makes IMSAT's mutual information ``H(Y) − H(Y|X)``, confident
+            assignments spread over all clusters. 0 = off (the post).
+        pair_mi_weight: weight of ``−I(y; y')``, the mutual information between the cluster of
+            an image and of its warp, estimated from the batch's symmetrised joint
+            ``mean_b p(y|mu(x_b)) p(y'|mu(a(x_b)))ᵀ`` (IIC, Ji et al. 2019). Maximising it asks
+            for the same, confident cluster on both sides and for evenly used clusters at once.
+            0 = off (the post).
         augment_rotation, augment_shift, augment_scale: the warp's ranges, in degrees, pixels
             and relative zoom.
         lr, weight_decay: Adam.
@@ -81,6 +90,8 @@ class ClusterVAE(VAE):
         invariance_weight: float = 0.0,
         consistency_weight: float = 0.0,
         balance_weight: float = 0.0,
+        confidence_weight: float = 0.0,
+        pair_mi_weight: float = 0.0,
         augment_rotation: float = 15.0,
         augment_shift: float = 3.0,
         augment_scale: float = 0.1,
@@ -104,7 +115,8 @@ class ClusterVAE(VAE):
             raise ValueError("ClusterVAE: init_means='kmeans' needs pretrain_epochs >= 1 "
                              "(K-Means runs on the pre-trained codes)")
         for name, value in (("invariance_weight", invariance_weight), ("consistency_weight", consistency_weight),
-                            ("balance_weight", balance_weight)):
+                            ("balance_weight", balance_weight), ("confidence_weight", confidence_weight),
+                            ("pair_mi_weight", pair_mi_weight)):
             if not (value >= 0 and math.isfinite(value)):
                 raise ValueError(f"ClusterVAE: {name} must be a finite number >= 0, got {value}")
         check_warp_ranges(augment_rotation, augment_shift, augment_scale, "ClusterVAE",
@@ -179,31 +191,36 @@ class ClusterVAE(VAE):
                  **self.augmentation_terms(x, mu)}
         h = self.hparams
         terms["loss"] = (h.recon_weight * recon + latent_kl + cat_kl + h.invariance_weight * terms["invariance"]
-                         + h.consistency_weight * terms["consistency"] + h.balance_weight * terms["balance"])
+                         + h.consistency_weight * terms["consistency"] + h.balance_weight * terms["balance"]
+                         + h.confidence_weight * terms["confidence"] + h.pair_mi_weight * terms["pair_mi"])
         return terms
 
     def augmentation_terms(self, x: torch.Tensor, mu: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``invariance``, ``consistency`` and ``balance`` (each ``(B,)``; zeros when their
-        weights are 0). ``mu`` ``(B, latent_dim)`` is the encoder mean of ``x``.
+        """``invariance``, ``consistency``, ``balance``, ``confidence`` and ``pair_mi`` (each
+        ``(B,)``; zeros when their weights are 0). ``mu`` ``(B, latent_dim)`` is the encoder mean of ``x``.
 
         ``balance`` = −H(batch mean of p(y|mu(x))), a batch-level value repeated per image.
         While pre-training only ``invariance`` is on (the clusters are not trained yet).
         """
         h = self.hparams
         zeros = torch.zeros_like(mu[:, 0])
-        terms = {"invariance": zeros, "consistency": zeros, "balance": zeros}
+        terms = {"invariance": zeros, "consistency": zeros, "balance": zeros, "confidence": zeros,
+                 "pair_mi": zeros}
         clusters_on = not self.pretraining
-        warp = h.invariance_weight > 0 or (clusters_on and h.consistency_weight > 0)
+        warp = h.invariance_weight > 0 or (clusters_on and (h.consistency_weight > 0 or h.pair_mi_weight > 0))
         if warp:
             mu_warped = self.encode(random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale))[0]
             terms["invariance"] = (mu_warped - mu).pow(2).sum(1)
-        if clusters_on and (h.consistency_weight > 0 or h.balance_weight > 0):
+        if clusters_on and (h.consistency_weight > 0 or h.balance_weight > 0 or h.confidence_weight > 0
+                            or h.pair_mi_weight > 0):
             log_p = F.log_softmax(self.cluster_logits(mu), dim=1)
             terms["balance"] = zeros + self.negative_marginal_entropy(log_p)
+            terms["confidence"] = -(log_p.exp() * log_p).sum(1)
             if warp:
                 target = log_p.detach()
                 log_p_warped = F.log_softmax(self.cluster_logits(mu_warped), dim=1)
                 terms["consistency"] = (target.exp() * (target - log_p_warped)).sum(1)
+                terms["pair_mi"] = zeros - self.pair_mutual_information(log_p, log_p_warped)
         return terms
 
     @staticmethod
@@ -212,6 +229,15 @@ class ClusterVAE(VAE):
         the clusters are used evenly."""
         marginal = log_p.exp().mean(0)
         return (marginal * marginal.clamp_min(1e-12).log()).sum()
+
+    @staticmethod
+    def pair_mutual_information(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+        """I(y; y') in nats, a scalar, of the symmetrised joint ``mean_b p_b q_bᵀ`` ``(K, K)``
+        of two ``(B, K)`` log-posteriors (an image and its warp)."""
+        joint = log_p.exp().t() @ log_q.exp() / log_p.shape[0]
+        joint = ((joint + joint.t()) / 2).clamp_min(1e-12)
+        row, col = joint.sum(1, keepdim=True), joint.sum(0, keepdim=True)
+        return (joint * (joint.log() - row.log() - col.log())).sum()
 
     @torch.no_grad()
     def cluster_probs(self, x: torch.Tensor) -> torch.Tensor:
