@@ -115,6 +115,28 @@ def test_classifier_is_trained_once_and_keyed_by_content(cache, extractor):
     assert other.trained_now and other.path != again.path  # new content/recipe -> new classifier
 
 
+def test_classifier_digest_follows_the_weights_not_the_file(tmp_path):
+    # a classifier retrained elsewhere has the same weights but another training time in its file
+    from lit_gen.metrics.cache import file_digest
+
+    first = resolve_extractor("classifier", dataset="digits", image_size=14, cache=str(tmp_path),
+                              classifier_epochs=1)
+    saved = torch.load(first.weights_path, weights_only=False)
+    file_before = file_digest(first.weights_path)
+    saved["train_seconds"] += 1000.0
+    torch.save(saved, first.weights_path)
+    again = resolve_extractor("classifier", dataset="digits", image_size=14, cache=str(tmp_path),
+                              classifier_epochs=1)
+    assert again.weights_path == first.weights_path
+    assert file_digest(first.weights_path) != file_before
+    assert again.weights_sha256 == first.weights_sha256
+    saved["state_dict"][next(iter(saved["state_dict"]))].view(-1)[0] += 1.0
+    torch.save(saved, first.weights_path)
+    changed = resolve_extractor("classifier", dataset="digits", image_size=14, cache=str(tmp_path),
+                                classifier_epochs=1)
+    assert changed.weights_sha256 != first.weights_sha256
+
+
 def test_wrapper_fid_equals_direct_torch_fidelity_call(digits, extractor, cache):
     a, b = digits["train"][:300], digits["test"][:250]
     ours = compare_images(a, b, ("fid",), "classifier", dataset="digits", cache=cache,

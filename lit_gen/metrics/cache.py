@@ -32,7 +32,8 @@ def tensor_digest(*tensors: torch.Tensor, extra: str = "") -> str:
     for t in tensors:
         t = t.detach().cpu().contiguous()
         h.update(f"{tuple(t.shape)}:{t.dtype};".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        # flattened first: a 0-d tensor (a BatchNorm step counter) cannot be viewed as bytes
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     h.update(extra.encode())
     return h.hexdigest()
 

@@ -41,13 +41,23 @@ TARGET_ACCURACY = {"mnist": 0.99, "fashion_mnist": 0.90, "cifar10": 0.85}
 
 @dataclass
 class ClassifierCheckpoint:
-    """A trained classifier on disk: ``path``, its content ``key`` and its ``test_accuracy``."""
+    """A trained classifier on disk: ``path``, its content ``key``, its ``test_accuracy`` and
+    ``weights_sha256``, a digest of the weights alone (see :func:`weights_digest`)."""
 
     path: Path
     key: str
     test_accuracy: float
     arch: str
     trained_now: bool
+    weights_sha256: str = ""
+
+
+def weights_digest(state_dict: dict[str, torch.Tensor]) -> str:
+    """sha256 (hex) of a state dict's names and tensors. Unlike the file's digest it ignores what
+    else the checkpoint records (its training time), so a classifier retrained on another machine
+    with the same weights keeps the same digest, and the features cached under it stay valid."""
+    names = sorted(state_dict)
+    return tensor_digest(*(state_dict[name] for name in names), extra=",".join(names))
 
 
 def load_split(name: str, split: str, root: str | None = None, use_hub: bool = True,
@@ -154,7 +164,8 @@ def _training_lock(path: Path, what: str):
 
 def _cached(path: Path, key: str, arch: str) -> ClassifierCheckpoint:
     saved = torch.load(path, map_location="cpu", weights_only=False)
-    return ClassifierCheckpoint(path, key, saved["test_accuracy"], arch, trained_now=False)
+    return ClassifierCheckpoint(path, key, saved["test_accuracy"], arch, trained_now=False,
+                                weights_sha256=weights_digest(saved["state_dict"]))
 
 
 def _train(path, key, dataset, arch, arch_kwargs, recipe, seed, root, use_hub, image_size, verbose,
@@ -177,7 +188,8 @@ def _train(path, key, dataset, arch, arch_kwargs, recipe, seed, root, use_hub, i
         print(f"lit-gen: trained the {arch} feature classifier for {dataset} ({side}px, "
               f"{recipe['epochs']} epochs, {seconds:.0f} s): test accuracy {acc:.4f}{note}; "
               f"cached at {path}", file=sys.stderr)
-    return ClassifierCheckpoint(path, key, acc, arch, trained_now=True)
+    return ClassifierCheckpoint(path, key, acc, arch, trained_now=True,
+                                weights_sha256=weights_digest(net.state_dict()))
 
 
 def load_classifier(path: str | Path) -> torch.nn.Module:

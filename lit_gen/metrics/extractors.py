@@ -184,6 +184,7 @@ class Extractor:
     name: str
     fidelity_name: str
     weights_path: Path
+    #: the weight file's sha256; for ``classifier``, the digest of its state dict alone
     weights_sha256: str
     supports_is: bool
     resize: str
@@ -218,7 +219,8 @@ def resolve_extractor(name: str, *, dataset: str | None = None, image_size: int 
     from lit_gen.metrics.classifier import load_or_train_classifier
 
     ckpt = load_or_train_classifier(dataset, image_size, root, use_hub, cache, classifier_epochs)
-    return Extractor(name, "lit-gen-classifier", ckpt.path, file_digest(ckpt.path), True,
+    # the weights' digest, not the file's: the file also records its training time
+    return Extractor(name, "lit-gen-classifier", ckpt.path, ckpt.weights_sha256, True,
                      "none (classifier runs at the data's own size)",
                      {"classifier": ckpt.arch, "classifier_dataset": dataset,
                       "classifier_content_key": ckpt.key[:16],
