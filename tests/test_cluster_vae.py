@@ -91,6 +91,44 @@ def test_augmentation_terms_match_hand_computation():
     torch.testing.assert_close(terms["nelbo"], terms["recon"] + terms["latent_kl"] + terms["cat_kl"])
 
 
+def test_vat_term_follows_the_hessian_power_iteration():
+    # for a small probe, one power iteration turns the probe d into H d, H the Hessian at r = 0 of
+    # KL(p(y|mu(x)) ‖ p(y|mu(x + r))): the adversarial direction is checked against that Hessian
+    torch.manual_seed(0)
+    model = ClusterVAE(**TINY, vat_weight=1.5, vat_epsilon=0.7, vat_xi=1e-5).double()
+    x = torch.rand(2, 1, 8, 8, dtype=torch.float64)
+    torch.manual_seed(1)
+    terms = model.loss_terms(x)
+    torch.manual_seed(1)
+    torch.randn(2, 3, dtype=torch.float64)            # loss_terms draws z's noise first, then the probe
+    probe = torch.randn(2, 1, 8, 8, dtype=torch.float64)
+    with torch.no_grad():
+        p = torch.softmax(model.classifier(model.encoder(x).chunk(2, dim=1)[0]), dim=1)
+
+    def kl_at(r):
+        q = torch.softmax(model.classifier(model.encoder(x + r.view_as(x)).chunk(2, dim=1)[0]), dim=1)
+        return (p * (p.log() - q.log())).sum()
+
+    hessian = torch.autograd.functional.hessian(kl_at, torch.zeros(2 * 64, dtype=torch.float64))
+    pushed = (hessian @ probe.flatten()).view(2, 64)
+    r_adv = 0.7 * pushed / pushed.norm(dim=1, keepdim=True)
+    with torch.no_grad():
+        q = torch.softmax(model.classifier(model.encoder(x + r_adv.view_as(x)).chunk(2, dim=1)[0]), dim=1)
+    expected = (p * (p.log() - q.log())).sum(1)
+    torch.testing.assert_close(terms["vat"], expected, rtol=1e-4, atol=1e-10)
+    assert (terms["vat"] > 0).all()
+    torch.testing.assert_close(terms["loss"], 2.5 * terms["recon"] + terms["latent_kl"] + terms["cat_kl"]
+                               + 1.5 * terms["vat"])
+    # the adversarial direction moves the posterior more than a random one of the same norm
+    with torch.no_grad():
+        random_r = 0.7 * probe.flatten(1) / probe.flatten(1).norm(dim=1, keepdim=True)
+        q_random = torch.softmax(model.classifier(model.encoder(x + random_r.view_as(x)).chunk(2, dim=1)[0]), 1)
+    assert ((p * (p.log() - q_random.log())).sum(1) < terms["vat"]).all()
+    model.eval()  # it needs input gradients: training only
+    with torch.no_grad():
+        assert torch.equal(model.loss_terms(x)["vat"], torch.zeros(2, dtype=torch.float64))
+
+
 def test_random_affine_moves_pixels_exactly_and_checks_its_ranges():
     x = torch.rand(2, 1, 6, 6)
     shifted = affine_warp(x, torch.zeros(2), torch.ones(2), torch.tensor([[2.0, 0.0], [0.0, -1.0]]))
@@ -155,6 +193,8 @@ def test_sampling_and_prediction_shapes():
     (dict(consistency_weight=float("nan")), "consistency_weight"),
     (dict(confidence_weight=-0.5), "confidence_weight"),
     (dict(pair_mi_weight=float("inf")), "pair_mi_weight"),
+    (dict(vat_weight=-1.0), "vat_weight"),
+    (dict(vat_epsilon=0.0), "vat_epsilon"),
     (dict(augment_scale=1.0), "augment_scale"),
 ])
 def test_bad_config_is_a_clear_error(bad, match):

@@ -27,7 +27,7 @@ from lit_gen.models.base import epoch_means
 from lit_gen.models.vae import VAE, gaussian_kl, gaussian_log_prob
 
 TERMS = ("loss", "nelbo", "recon", "latent_kl", "cat_kl", "invariance", "consistency", "balance", "confidence",
-         "pair_mi")
+         "pair_mi", "vat")
 
 
 class ClusterVAE(VAE):
@@ -66,6 +66,15 @@ class ClusterVAE(VAE):
             ``mean_b p(y|mu(x_b)) p(y'|mu(a(x_b)))ᵀ`` (IIC, Ji et al. 2019). Maximising it asks
             for the same, confident cluster on both sides and for evenly used clusters at once.
             0 = off (the post).
+        vat_weight: weight of virtual adversarial training on the clusters (VAT, Miyato et al.
+            2018; IMSAT, Hu et al. 2017): ``KL(p(y|mu(x)) ‖ p(y|mu(x + r)))`` for the pixel
+            perturbation ``r`` of L2 norm ``vat_epsilon`` that changes the cluster posterior
+            most (one power iteration from a random direction of norm ``vat_xi``). Where warps
+            ask for invariance to chosen moves, VAT asks for smoothness in every direction.
+            Computed in training only (it needs input gradients); logged as 0 elsewhere.
+            0 = off (the post).
+        vat_epsilon, vat_xi: the adversarial and the probing perturbation's L2 norm per image,
+            in pixel units (pixels in [0, 1]; an MNIST digit's norm is about 9).
         augment_rotation, augment_shift, augment_scale: the warp's ranges, in degrees, pixels
             and relative zoom.
         lr, weight_decay: Adam.
@@ -92,6 +101,9 @@ class ClusterVAE(VAE):
         balance_weight: float = 0.0,
         confidence_weight: float = 0.0,
         pair_mi_weight: float = 0.0,
+        vat_weight: float = 0.0,
+        vat_epsilon: float = 1.0,
+        vat_xi: float = 0.1,
         augment_rotation: float = 15.0,
         augment_shift: float = 3.0,
         augment_scale: float = 0.1,
@@ -116,9 +128,12 @@ class ClusterVAE(VAE):
                              "(K-Means runs on the pre-trained codes)")
         for name, value in (("invariance_weight", invariance_weight), ("consistency_weight", consistency_weight),
                             ("balance_weight", balance_weight), ("confidence_weight", confidence_weight),
-                            ("pair_mi_weight", pair_mi_weight)):
+                            ("pair_mi_weight", pair_mi_weight), ("vat_weight", vat_weight)):
             if not (value >= 0 and math.isfinite(value)):
                 raise ValueError(f"ClusterVAE: {name} must be a finite number >= 0, got {value}")
+        for name, value in (("vat_epsilon", vat_epsilon), ("vat_xi", vat_xi)):
+            if not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"ClusterVAE: {name} must be a finite number > 0, got {value}")
         check_warp_ranges(augment_rotation, augment_shift, augment_scale, "ClusterVAE",
                           ("augment_rotation", "augment_shift", "augment_scale"))
         # VAE only knows bernoulli/gaussian; 'mse' shares the Bernoulli path's frozen log_sigma
@@ -192,11 +207,12 @@ class ClusterVAE(VAE):
         h = self.hparams
         terms["loss"] = (h.recon_weight * recon + latent_kl + cat_kl + h.invariance_weight * terms["invariance"]
                          + h.consistency_weight * terms["consistency"] + h.balance_weight * terms["balance"]
-                         + h.confidence_weight * terms["confidence"] + h.pair_mi_weight * terms["pair_mi"])
+                         + h.confidence_weight * terms["confidence"] + h.pair_mi_weight * terms["pair_mi"]
+                         + h.vat_weight * terms["vat"])
         return terms
 
     def augmentation_terms(self, x: torch.Tensor, mu: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``invariance``, ``consistency``, ``balance``, ``confidence`` and ``pair_mi`` (each
+        """``invariance``, ``consistency``, ``balance``, ``confidence``, ``pair_mi`` and ``vat`` (each
         ``(B,)``; zeros when their weights are 0). ``mu`` ``(B, latent_dim)`` is the encoder mean of ``x``.
 
         ``balance`` = −H(batch mean of p(y|mu(x))), a batch-level value repeated per image.
@@ -205,15 +221,17 @@ class ClusterVAE(VAE):
         h = self.hparams
         zeros = torch.zeros_like(mu[:, 0])
         terms = {"invariance": zeros, "consistency": zeros, "balance": zeros, "confidence": zeros,
-                 "pair_mi": zeros}
+                 "pair_mi": zeros, "vat": zeros}
         clusters_on = not self.pretraining
         warp = h.invariance_weight > 0 or (clusters_on and (h.consistency_weight > 0 or h.pair_mi_weight > 0))
         if warp:
             mu_warped = self.encode(random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale))[0]
             terms["invariance"] = (mu_warped - mu).pow(2).sum(1)
         if clusters_on and (h.consistency_weight > 0 or h.balance_weight > 0 or h.confidence_weight > 0
-                            or h.pair_mi_weight > 0):
+                            or h.pair_mi_weight > 0 or h.vat_weight > 0):
             log_p = F.log_softmax(self.cluster_logits(mu), dim=1)
+            if h.vat_weight > 0 and self.training and torch.is_grad_enabled():
+                terms["vat"] = self.virtual_adversarial_kl(x, log_p)
             terms["balance"] = zeros + self.negative_marginal_entropy(log_p)
             terms["confidence"] = -(log_p.exp() * log_p).sum(1)
             if warp:
@@ -222,6 +240,29 @@ class ClusterVAE(VAE):
                 terms["consistency"] = (target.exp() * (target - log_p_warped)).sum(1)
                 terms["pair_mi"] = zeros - self.pair_mutual_information(log_p, log_p_warped)
         return terms
+
+    def cluster_log_probs(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(y | z = mu(x)) ``(B, K)`` for images ``(B, C, H, W)``, with gradients."""
+        return F.log_softmax(self.cluster_logits(self.encode(x)[0]), dim=1)
+
+    def virtual_adversarial_kl(self, x: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
+        """``KL(p ‖ p(y|mu(x + r_adv)))`` per image ``(B,)``, ``p`` = ``log_p.exp()`` held fixed.
+
+        ``r_adv`` (norm ``vat_epsilon`` per image) follows the gradient, at a random probe of
+        norm ``vat_xi``, of the same KL: one power iteration towards the direction in which the
+        cluster posterior is most sensitive.
+        """
+        h = self.hparams
+        target = log_p.detach()
+
+        def per_image_unit(v: torch.Tensor) -> torch.Tensor:
+            return v / v.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (v.dim() - 1))
+
+        probe = (h.vat_xi * per_image_unit(torch.randn_like(x))).requires_grad_(True)
+        kl = (target.exp() * (target - self.cluster_log_probs(x + probe))).sum()
+        (direction,) = torch.autograd.grad(kl, probe)
+        r_adv = h.vat_epsilon * per_image_unit(direction)
+        return (target.exp() * (target - self.cluster_log_probs(x + r_adv))).sum(1)
 
     @staticmethod
     def negative_marginal_entropy(log_p: torch.Tensor) -> torch.Tensor:
