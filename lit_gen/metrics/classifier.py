@@ -49,7 +49,7 @@ class ClassifierCheckpoint:
     test_accuracy: float
     arch: str
     trained_now: bool
-    weights_sha256: str = ""
+    weights_sha256: str
 
 
 def weights_digest(state_dict: dict[str, torch.Tensor]) -> str:
