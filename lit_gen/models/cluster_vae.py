@@ -237,7 +237,7 @@ class ClusterVAE(VAE):
             if warp:
                 target = log_p.detach()
                 log_p_warped = F.log_softmax(self.cluster_logits(mu_warped), dim=1)
-                terms["consistency"] = (target.exp() * (target - log_p_warped)).sum(1)
+                terms["consistency"] = self.categorical_kl(target, log_p_warped)
                 terms["pair_mi"] = zeros - self.pair_mutual_information(log_p, log_p_warped)
         return terms
 
@@ -259,10 +259,15 @@ class ClusterVAE(VAE):
             return v / v.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (v.dim() - 1))
 
         probe = (h.vat_xi * per_image_unit(torch.randn_like(x))).requires_grad_(True)
-        kl = (target.exp() * (target - self.cluster_log_probs(x + probe))).sum()
+        kl = self.categorical_kl(target, self.cluster_log_probs(x + probe)).sum()
         (direction,) = torch.autograd.grad(kl, probe)
         r_adv = h.vat_epsilon * per_image_unit(direction)
-        return (target.exp() * (target - self.cluster_log_probs(x + r_adv))).sum(1)
+        return self.categorical_kl(target, self.cluster_log_probs(x + r_adv))
+
+    @staticmethod
+    def categorical_kl(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+        """KL(p ‖ q) in nats per row ``(B,)`` of two ``(B, K)`` log-probability tables."""
+        return (log_p.exp() * (log_p - log_q)).sum(1)
 
     @staticmethod
     def negative_marginal_entropy(log_p: torch.Tensor) -> torch.Tensor:
