@@ -74,7 +74,7 @@ class ClusterVAE(VAE):
             Computed in training only (it needs input gradients); logged as 0 elsewhere.
             0 = off (the post).
         vat_epsilon, vat_xi: the adversarial and the probing perturbation's L2 norm per image,
-            in pixel units (pixels in [0, 1]; an MNIST digit's norm is about 9).
+            in pixel units (pixels in [0, 1]).
         augment_rotation, augment_shift, augment_scale: the warp's ranges, in degrees, pixels
             and relative zoom.
         lr, weight_decay: Adam.
