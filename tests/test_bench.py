@@ -249,3 +249,46 @@ def test_curves_of_two_data_sets_get_a_panel_each(tmp_path):
 def test_bad_curve_value_is_a_suite_error(tmp_path):
     with pytest.raises(SuiteError, match="curve must be a mapping"):
         load_suite(str(make_suite(tmp_path, curve=[1, 2])), ROOT)
+
+
+def test_rescore_adds_a_metric_from_the_saved_weights_without_training(tmp_path, capsys):
+    """`--rescore` gives a finished run a metric its entry gained, from final.ckpt: the value equals
+    a full run's, the old metric and the training record are kept, and nothing is trained."""
+    suite = make_suite(tmp_path, metrics=["nelbo"])
+    assert bench(suite, tmp_path / "out") == 0
+    before = json.loads((tmp_path / "out/mini/runs/tiny-a/seed=0.json").read_text())
+    weights = tmp_path / "out/mini/work/tiny-a/seed=0/final.ckpt"
+    saved_at = weights.stat().st_mtime_ns
+
+    make_suite(tmp_path)  # the entry now also lists nll
+    assert bench(suite, tmp_path / "full") == 0  # reference: trained and scored in one go
+    full = json.loads((tmp_path / "full/mini/runs/tiny-a/seed=0.json").read_text())
+    capsys.readouterr()
+    assert bench(suite, tmp_path / "out", "--rescore") == 0
+    assert "adding ['nll'] from its saved weights" in capsys.readouterr().out
+    after = json.loads((tmp_path / "out/mini/runs/tiny-a/seed=0.json").read_text())
+    assert after["metrics"]["nll"] == full["metrics"]["nll"]
+    assert after["metrics"]["test_nelbo"] == before["metrics"]["test_nelbo"]
+    assert after["wall_time_s"] == before["wall_time_s"] and weights.stat().st_mtime_ns == saved_at
+    assert after["config_hash"] == full["config_hash"] and after["rescored"][0]["metrics"] == ["nll"]
+    assert bench(suite, tmp_path / "out") == 0  # a normal run now finds it done
+    assert "1 already done, 0 to run" in capsys.readouterr().out
+
+
+def test_rescore_refuses_runs_trained_otherwise(tmp_path, capsys):
+    """Weights trained under other settings, a missing result or missing weights are refused
+    (exit 1, the result file untouched), never scored as if they were the entry's."""
+    suite = make_suite(tmp_path, metrics=["nelbo"])
+    assert bench(suite, tmp_path / "out") == 0
+    result = tmp_path / "out/mini/runs/tiny-a/seed=0.json"
+    text = result.read_text()
+    make_suite(tmp_path, budget={"max_epochs": 2})
+    assert bench(suite, tmp_path / "out", "--rescore") == 1
+    assert "another configuration" in capsys.readouterr().out and result.read_text() == text
+
+    make_suite(tmp_path)
+    (tmp_path / "out/mini/work/tiny-a/seed=0/final.ckpt").unlink()
+    assert bench(suite, tmp_path / "out", "--rescore", "--seed", "0", "1") == 1
+    out = capsys.readouterr().out
+    assert "final.ckpt are gone" in out and "seed=1: not rescored: no result" in out
+    assert result.read_text() == text

@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list", action="store_true", help="list the suite's entries and exit")
     parser.add_argument("--report", action="store_true",
                         help="only rebuild the leaderboard from the result files already on disk")
+    parser.add_argument("--rescore", action="store_true",
+                        help="add the metrics an entry lists and a finished run lacks, computed on the run's "
+                             "saved weights (results/<suite>/work/<entry>/seed=N/final.ckpt) without training; "
+                             "runs whose settings changed otherwise are refused and left for a normal run")
     parser.add_argument("--readme", default=None, metavar="FILE",
                         help="with --report: also put the leaderboard table between the markers "
                              "<!-- leaderboard:SUITE --> and <!-- /leaderboard:SUITE --> of FILE")
@@ -101,6 +105,14 @@ def main(argv: Sequence[str] = ()) -> int:
         print(f"lit-gen bench: --seeds must be >= 1, got {args.seeds}", file=sys.stderr)
         return 2
     seeds = args.seed if args.seed else args.seeds
+    if args.rescore:
+        if args.devices != 1 or args.accelerator != "cpu":
+            print("lit-gen bench: --rescore computes on one CPU device; drop --devices/--accelerator", file=sys.stderr)
+            return 2
+        from lit_gen.bench.runner import rescore_suite
+
+        rows, failures = rescore_suite(suite_name, entries, root, out, seeds=seeds, command=command, only=args.only)
+        return 1 if failures else 0
     rows, failures = run_suite(suite_name, entries, root, out, devices=args.devices, accelerator=args.accelerator,
                                resume=args.resume, seeds=seeds, command=command, only=args.only)
     return 1 if failures else 0

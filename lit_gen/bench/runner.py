@@ -7,6 +7,7 @@ files before the entry starts); only rank 0 writes files.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import json
 import logging
@@ -98,11 +99,9 @@ def _quiet_lightning():
                 lg.setLevel(level)
 
 
-def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
-            config_hash: str) -> dict[str, Any]:
-    """Train ``entry`` with ``seed``, compute its metrics and return the result record."""
+def _build_cli(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str):
+    """The entry's model, data module and trainer, as ``lit-gen fit`` would build them."""
     from lit_gen.cli import LitGenCLI
-    from lit_gen.utils.env import collect_env
 
     work_dir.mkdir(parents=True, exist_ok=True)
     args = entry.cli_args(root, seed) + [
@@ -112,6 +111,34 @@ def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, a
     ]
     if devices > 1 and "trainer.strategy" not in entry.overrides:
         args.append("--trainer.strategy=ddp")  # an entry may choose its own (e.g. GANs: ddp_find_unused_parameters_true)
+    return LitGenCLI(args=args, run=False)
+
+
+def _score(entry: Entry, names: Sequence[str], cli) -> tuple[dict[str, float], dict[str, Any], dict[str, float]]:
+    """Compute the metrics ``names`` of ``entry`` on the trained ``cli.model``: values, protocols, seconds."""
+    values: dict[str, float] = {}
+    protocol: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    for name in names:
+        start = time.perf_counter()
+        result = get_metric(name)(cli.model, cli.datamodule, cli.trainer, **entry.metric_options.get(name, {}))
+        seconds[name] = time.perf_counter() - start
+        values.update({k: float(v) for k, v in result.values.items()})
+        protocol[name] = result.protocol
+    return values, protocol, seconds
+
+
+def _versions() -> dict[str, Any]:
+    from lit_gen.utils.env import collect_env
+
+    env = collect_env()
+    return {k: env.get(k) for k in ("python", "torch", "lightning", "torchmetrics", "torch-fidelity", "lit-gen",
+                                    "git_commit")}
+
+
+def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
+            config_hash: str) -> dict[str, Any]:
+    """Train ``entry`` with ``seed``, compute its metrics and return the result record."""
     throughput = ThroughputCallback()
     extra: list[L.Callback] = [throughput]
     curve = None
@@ -124,22 +151,13 @@ def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, a
             raise ValueError(f"entry {entry.name}: bad curve arguments {entry.curve}: {err}") from None
         extra.append(curve)
     with _quiet_lightning():
-        cli = LitGenCLI(args=args, run=False)
+        cli = _build_cli(entry, seed, root, work_dir, devices, accelerator)
         cli.trainer.callbacks.extend(extra)
         cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-        # the weights the metrics below score (a ModelCheckpoint's last.ckpt may be older)
+        # the weights the metrics below score (a ModelCheckpoint's last.ckpt may be older);
+        # `--rescore` loads them again to add metrics later
         cli.trainer.save_checkpoint(work_dir / "final.ckpt")
-        values: dict[str, float] = {}
-        protocol: dict[str, Any] = {}
-        metric_seconds: dict[str, float] = {}
-        for name in entry.metrics:
-            start = time.perf_counter()
-            result = get_metric(name)(cli.model, cli.datamodule, cli.trainer,
-                                      **entry.metric_options.get(name, {}))
-            metric_seconds[name] = time.perf_counter() - start
-            values.update({k: float(v) for k, v in result.values.items()})
-            protocol[name] = result.protocol
-    env = collect_env()
+        values, protocol, metric_seconds = _score(entry, entry.metrics, cli)
     data_hparams = dict(getattr(cli.datamodule, "hparams", {}) or {})
     return {
         "entry": entry.name,
@@ -164,13 +182,81 @@ def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, a
         "overrides": entry.overrides,
         "budget": entry.budget,
         "config_hash": config_hash,
+        "train_hash": entry.train_hash(root, seed, devices),
+        "metric_options": entry.metric_options,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "versions": {k: env.get(k) for k in ("python", "torch", "lightning", "torchmetrics", "torch-fidelity",
-                                              "lit-gen", "git_commit")},
+        "versions": _versions(),
         "torch_threads": torch.get_num_threads(),
         **({"curve": {"points": curve.history, "protocol": curve.last_result.protocol if curve.last_result else {}}}
            if curve is not None else {}),
     }
+
+
+class RescoreError(RuntimeError):
+    """A finished run cannot be given new metrics from its saved weights; the message says why."""
+
+
+def _comparable(hparams: Any) -> str:
+    # the CLI's bookkeeping keys (_class_path, _instantiator) say how, not what, was built
+    return json.dumps({k: v for k, v in dict(hparams or {}).items() if not str(k).startswith("_")},
+                      sort_keys=True, default=str)
+
+
+def _check_trained_as_entry(entry: Entry, seed: int, root: Path, old: dict[str, Any], checkpoint_path: Path) -> None:
+    """Raise :class:`RescoreError` unless ``old`` and its weights come from training ``entry`` as defined now."""
+    devices = old.get("devices", 1)
+    if "train_hash" in old:
+        if old["train_hash"] != entry.train_hash(root, seed, devices):
+            raise RescoreError("it was trained under another configuration (its train hash "
+                               f"{old['train_hash']} is not the entry's {entry.train_hash(root, seed, devices)})")
+    else:  # results written before train hashes existed: compare what they recorded
+        for key in ("config", "overrides", "budget"):
+            if old.get(key) != getattr(entry, key):
+                raise RescoreError(f"its {key} {old.get(key)!r} is not the entry's {getattr(entry, key)!r}")
+    if not checkpoint_path.is_file():
+        raise RescoreError(f"its weights {checkpoint_path} are gone")
+    finished = calendar.timegm(time.strptime(old["finished_at"], "%Y-%m-%dT%H:%M:%SZ"))
+    if checkpoint_path.stat().st_mtime > finished + 1:
+        raise RescoreError(f"{checkpoint_path} is newer than the result: a later run of it did not finish")
+    dropped = sorted(set(old["protocol"]) - set(entry.metrics))
+    if dropped:
+        raise RescoreError(f"the entry no longer lists {dropped}; rerun it (--no-resume)")
+    recorded = old.get("metric_options")
+    if recorded is not None:
+        changed = [n for n in old["protocol"] if recorded.get(n, {}) != entry.metric_options.get(n, {})]
+        if changed:
+            raise RescoreError(f"the options of {changed} changed since it ran; rerun it (--no-resume)")
+
+
+def rescore_one(entry: Entry, seed: int, root: Path, work_dir: Path, old: dict[str, Any]) -> dict[str, Any]:
+    """Add the metrics that ``entry`` lists and result ``old`` lacks, computed on the run's saved
+    weights (``work_dir/final.ckpt``) on one CPU device, without training again. The metrics
+    already in ``old`` keep their values. :class:`RescoreError` if the run and its weights do not
+    match the entry as defined now (see :func:`_check_trained_as_entry`)."""
+    checkpoint_path = work_dir / "final.ckpt"
+    _check_trained_as_entry(entry, seed, root, old, checkpoint_path)
+    new = [n for n in entry.metrics if n not in old["protocol"]]
+    with _quiet_lightning():
+        cli = _build_cli(entry, seed, root, work_dir, 1, "cpu")
+        checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+        for what, built, saved in (("model", cli.model.hparams, checkpoint.get("hyper_parameters")),
+                                   ("data", getattr(cli.datamodule, "hparams", {}),
+                                    checkpoint.get("datamodule_hyper_parameters"))):
+            if _comparable(built) != _comparable(saved):
+                raise RescoreError(f"the {what} settings in {checkpoint_path} are not the entry's")
+        cli.model.on_load_checkpoint(checkpoint)
+        cli.model.load_state_dict(checkpoint["state_dict"])  # left in train mode, as after fit: metrics choose
+        if cli.datamodule is not None:
+            cli.datamodule.prepare_data()
+            cli.datamodule.setup("fit")
+        values, protocol, metric_seconds = _score(entry, new, cli)
+    devices = old.get("devices", 1)
+    return {**old, "metrics": {**old["metrics"], **values}, "protocol": {**old["protocol"], **protocol},
+            "metric_time_s": {**old.get("metric_time_s", {}), **metric_seconds},
+            "config_hash": entry.config_hash(root, seed, devices), "train_hash": entry.train_hash(root, seed, devices),
+            "metric_options": entry.metric_options,
+            "rescored": [*old.get("rescored", []), {"metrics": new, "finished_at": time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "versions": _versions(), "torch_threads": torch.get_num_threads()}]}
 
 
 def collect_results(entries: list[Entry], suite_dir: Path, root: Path) -> dict[str, list[dict[str, Any]]]:
@@ -254,6 +340,56 @@ def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devic
         say(f"leaderboard: {suite_dir / 'leaderboard.md'}")
     if failures:
         say(f"{len(failures)} run(s) failed: " + ", ".join(f"{n} seed={s}" for n, s, _ in failures))
+    return rows, failures
+
+
+def rescore_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path,
+                  seeds: int | Sequence[int] | None = None, command: str = "",
+                  only: Iterable[str] | None = None) -> tuple[list[dict[str, Any]], list[tuple[str, int, Exception]]]:
+    """Give finished runs the metrics their entry lists now and their result lacks, from their
+    saved weights, without training (:func:`rescore_one`). Runs that are up to date are
+    skipped; runs without a result, or whose weights or settings do not match, are reported and
+    left for a normal ``lit-gen bench``. Returns the leaderboard rows and the refused or failed runs."""
+    entries = list(entries)
+    selected = [e for e in entries if only is None or e.name in set(only)]
+    suite_dir = out / suite
+    chosen = None if seeds is None else list(range(seeds)) if isinstance(seeds, int) else list(dict.fromkeys(seeds))
+    plan = [(e, s) for e in selected for s in (e.seeds if chosen is None else chosen)]
+    failures = []
+    for i, (entry, seed) in enumerate(plan):
+        path = run_path(suite_dir, entry.name, seed)
+        label = f"[{i + 1}/{len(plan)}] {entry.name} seed={seed}"
+        try:
+            old = read_result(path) if path.exists() else None
+        except CorruptResultError as err:
+            old, reason = None, str(err)
+        else:
+            reason = f"no result {path}"
+        if old is None:
+            say(f"{label}: not rescored: {reason}; run it with `lit-gen bench`")
+            failures.append((entry.name, seed, RescoreError(reason)))
+            continue
+        if old["config_hash"] == entry.config_hash(root, seed, old.get("devices", 1)):
+            say(f"{label}: up to date")
+            continue
+        say(f"{label}: adding {[n for n in entry.metrics if n not in old['protocol']]} from its saved weights")
+        start = time.perf_counter()
+        try:
+            result = rescore_one(entry, seed, root, suite_dir / "work" / entry.name / f"seed={seed}", old)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as err:  # one refused run must not stop the others
+            failures.append((entry.name, seed, err))
+            say(f"  x not rescored: {type(err).__name__}: {err}")
+            continue
+        added = {k: v for k, v in result["metrics"].items() if k not in old["metrics"]}
+        say("  = " + ", ".join(f"{k}={v:.4g}" for k, v in added.items())
+            + f" ({_fmt_seconds(time.perf_counter() - start)})")
+        write_result(path, result)
+        refresh_leaderboard(suite, entries, suite_dir, root, command)
+    rows = refresh_leaderboard(suite, entries, suite_dir, root, command)
+    if failures:
+        say(f"{len(failures)} run(s) not rescored: " + ", ".join(f"{n} seed={s}" for n, s, _ in failures))
     return rows, failures
 
 

@@ -52,6 +52,14 @@ class Entry:
     source_file: str = ""
     curve: dict[str, Any] | None = None
 
+    def train_hash(self, root: Path, seed: int, devices: int) -> str:
+        """Hash of what defines the trained weights: :meth:`config_hash` without the metrics and
+        their options. ``lit-gen bench --rescore`` adds metrics to a run whose train hash matches."""
+        payload = {k: v for k, v in asdict(self).items()
+                   if k not in ("reference", "description", "source_file", "metrics", "metric_options")}
+        payload.update(seed=seed, devices=devices, config_text=(root / self.config).read_text())
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
     def cli_args(self, root: Path, seed: int) -> list[str]:
         """Arguments for ``LitGenCLI``: config, overrides, budget and seed."""
         args = ["--config", str(root / self.config)]
