@@ -7,7 +7,7 @@ import os
 import lightning as L
 from torchvision.utils import save_image
 
-from lit_gen.callbacks.images import ImageGridCallback, epoch_is_due
+from lit_gen.callbacks.images import ImageGridCallback, epoch_is_due, seeded_draws
 
 
 class ClusterGridCallback(L.Callback):
@@ -15,13 +15,16 @@ class ClusterGridCallback(L.Callback):
 
     Row k holds ``per_cluster`` images drawn from cluster k (the module's ``cluster_grid``, e.g.
     :meth:`lit_gen.models.ClusterVAE.cluster_grid`); other modules are left alone. Rank 0 only.
+    The noise is drawn with ``seed`` (the same every epoch) and training's random state is left
+    as it was (:func:`~lit_gen.callbacks.images.seeded_draws`).
     """
 
-    def __init__(self, every_n_epochs: int = 1, per_cluster: int = 10, temperature: float = 1.0):
+    def __init__(self, every_n_epochs: int = 1, per_cluster: int = 10, temperature: float = 1.0, seed: int = 0):
         super().__init__()
         if every_n_epochs < 1 or per_cluster < 1:
             raise ValueError("ClusterGridCallback: every_n_epochs and per_cluster must be >= 1")
         self.every_n_epochs, self.per_cluster, self.temperature = every_n_epochs, per_cluster, temperature
+        self.seed = seed
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if epoch_is_due(trainer, self.every_n_epochs):
@@ -37,7 +40,8 @@ class ClusterGridCallback(L.Callback):
         was_training = pl_module.training
         pl_module.eval()
         try:
-            grid = pl_module.cluster_grid(self.per_cluster, self.temperature)
+            with seeded_draws(self.seed, pl_module.device):
+                grid = pl_module.cluster_grid(self.per_cluster, self.temperature)
         finally:
             pl_module.train(was_training)
         tmp = path.with_suffix(".tmp.png")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -17,6 +18,21 @@ def epoch_is_due(trainer: L.Trainer, every_n_epochs: int) -> bool:
     return (epoch + 1) % every_n_epochs == 0 or last or trainer.should_stop
 
 
+@contextlib.contextmanager
+def seeded_draws(seed: int, device: torch.device):
+    """Draw with ``torch.manual_seed(seed)`` inside, and restore the global random state after.
+
+    A picture must not change the run it illustrates: sampling from the global generator on
+    rank 0 would shift the training noise (augmentation, reparameterisation) of that rank only,
+    so the same config would train differently with and without a picture callback. A fixed
+    seed also draws the same noise every epoch, so the grids of successive epochs compare.
+    """
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        yield
+
+
 class ImageGridCallback(L.Callback):
     """Every ``every_n_epochs`` epochs, save ``samples_epoch=E.png`` and ``recon_epoch=E.png``.
 
@@ -28,13 +44,14 @@ class ImageGridCallback(L.Callback):
         every_n_epochs: how often; the last epoch is always written.
         num_samples: images per grid.
         nrow: images per grid row.
+        seed: seed of the sampling noise (the same every epoch; training's random state is left as it was).
     """
 
-    def __init__(self, every_n_epochs: int = 1, num_samples: int = 64, nrow: int = 8):
+    def __init__(self, every_n_epochs: int = 1, num_samples: int = 64, nrow: int = 8, seed: int = 0):
         super().__init__()
         if every_n_epochs < 1 or num_samples < 1:
             raise ValueError("every_n_epochs and num_samples must be >= 1")
-        self.every_n_epochs, self.num_samples, self.nrow = every_n_epochs, num_samples, nrow
+        self.every_n_epochs, self.num_samples, self.nrow, self.seed = every_n_epochs, num_samples, nrow, seed
         self._val_images: torch.Tensor | None = None
 
     @staticmethod
@@ -64,11 +81,14 @@ class ImageGridCallback(L.Callback):
         try:
             if callable(getattr(pl_module, "sample", None)):
                 path = folder / f"samples_{tag}.png"
-                save_image(pl_module.sample(self.num_samples).float().cpu(), path, nrow=self.nrow)
+                with seeded_draws(self.seed, pl_module.device):
+                    images = pl_module.sample(self.num_samples)
+                save_image(images.float().cpu(), path, nrow=self.nrow)
                 written.append(path)
             if callable(getattr(pl_module, "reconstruct", None)) and self._val_images is not None:
                 x = self._val_images.to(pl_module.device)
-                recon = pl_module.reconstruct(x)
+                with seeded_draws(self.seed, pl_module.device):
+                    recon = pl_module.reconstruct(x)
                 grid = torch.cat([x, recon]).float().cpu()
                 path = folder / f"recon_{tag}.png"
                 save_image(grid, path, nrow=self.nrow)
