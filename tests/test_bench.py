@@ -254,13 +254,16 @@ def test_bad_curve_value_is_a_suite_error(tmp_path):
 def test_rescore_adds_a_metric_from_the_saved_weights_without_training(tmp_path, capsys):
     """`--rescore` gives a finished run a metric its entry gained, from final.ckpt: the value equals
     a full run's, the old metric and the training record are kept, and nothing is trained."""
-    suite = make_suite(tmp_path, metrics=["nelbo"])
+    suite = make_suite(tmp_path, metrics=["nelbo"], metric_options={})
     assert bench(suite, tmp_path / "out") == 0
     before = json.loads((tmp_path / "out/mini/runs/tiny-a/seed=0.json").read_text())
     weights = tmp_path / "out/mini/work/tiny-a/seed=0/final.ckpt"
     saved_at = weights.stat().st_mtime_ns
 
     make_suite(tmp_path)  # the entry now also lists nll
+    assert bench(suite, tmp_path / "out", "--report") == 0  # the old run still counts for nelbo
+    row = json.loads((tmp_path / "out/mini/leaderboard.json").read_text())[0]
+    assert row["metrics"]["test_nelbo"]["n"] == 1 and "nll" not in row["metrics"]
     assert bench(suite, tmp_path / "full") == 0  # reference: trained and scored in one go
     full = json.loads((tmp_path / "full/mini/runs/tiny-a/seed=0.json").read_text())
     capsys.readouterr()
@@ -278,7 +281,7 @@ def test_rescore_adds_a_metric_from_the_saved_weights_without_training(tmp_path,
 def test_rescore_refuses_runs_trained_otherwise(tmp_path, capsys):
     """Weights trained under other settings, a missing result or missing weights are refused
     (exit 1, the result file untouched), never scored as if they were the entry's."""
-    suite = make_suite(tmp_path, metrics=["nelbo"])
+    suite = make_suite(tmp_path, metrics=["nelbo"], metric_options={})
     assert bench(suite, tmp_path / "out") == 0
     result = tmp_path / "out/mini/runs/tiny-a/seed=0.json"
     text = result.read_text()

@@ -92,7 +92,8 @@ def aggregate(entries: list[Entry], results: dict[str, list[dict[str, Any]]]) ->
             "throughput": statistics.fmean(r.get("throughput", float("nan")) for r in runs),
             "devices": runs[0].get("devices"),
             "seeds": sorted(r["seed"] for r in runs),
-            "protocol": runs[0].get("protocol", {}),
+            # each metric's protocol from the first run that has it (runs may predate a metric)
+            "protocol": {k: v for run in reversed(runs) for k, v in run.get("protocol", {}).items()},
             "curves": [{"seed": r["seed"], "points": r["curve"]["points"]} for r in runs if r.get("curve")],
         })
     return rows

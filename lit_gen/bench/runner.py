@@ -182,8 +182,6 @@ def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, a
         "overrides": entry.overrides,
         "budget": entry.budget,
         "config_hash": config_hash,
-        "train_hash": entry.train_hash(root, seed, devices),
-        "metric_options": entry.metric_options,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": _versions(),
         "torch_threads": torch.get_num_threads(),
@@ -202,30 +200,26 @@ def _comparable(hparams: Any) -> str:
                       sort_keys=True, default=str)
 
 
-def _check_trained_as_entry(entry: Entry, seed: int, root: Path, old: dict[str, Any], checkpoint_path: Path) -> None:
+def measured_as_entry(entry: Entry, result: dict[str, Any], root: Path) -> bool:
+    """Whether ``result`` was trained as ``entry`` says now and measured with its current
+    options, for the metrics the result has: its hash is the entry's, restricted to those."""
+    part = entry.restricted_to(result.get("protocol", {}))
+    if len(part.metrics) != len(result.get("protocol", {})):
+        return False  # it measured something the entry no longer lists
+    return result["config_hash"] == part.config_hash(root, result["seed"], result.get("devices", 1))
+
+
+def _check_trained_as_entry(entry: Entry, root: Path, old: dict[str, Any], checkpoint_path: Path) -> None:
     """Raise :class:`RescoreError` unless ``old`` and its weights come from training ``entry`` as defined now."""
-    devices = old.get("devices", 1)
-    if "train_hash" in old:
-        if old["train_hash"] != entry.train_hash(root, seed, devices):
-            raise RescoreError("it was trained under another configuration (its train hash "
-                               f"{old['train_hash']} is not the entry's {entry.train_hash(root, seed, devices)})")
-    else:  # results written before train hashes existed: compare what they recorded
-        for key in ("config", "overrides", "budget"):
-            if old.get(key) != getattr(entry, key):
-                raise RescoreError(f"its {key} {old.get(key)!r} is not the entry's {getattr(entry, key)!r}")
+    if not measured_as_entry(entry, old, root):
+        raise RescoreError("it was made under another configuration (the config, overrides, budget or "
+                           "the options of a metric it has changed, or the entry dropped one of its metrics); "
+                           "rerun it (--no-resume)")
     if not checkpoint_path.is_file():
         raise RescoreError(f"its weights {checkpoint_path} are gone")
     finished = calendar.timegm(time.strptime(old["finished_at"], "%Y-%m-%dT%H:%M:%SZ"))
     if checkpoint_path.stat().st_mtime > finished + 1:
         raise RescoreError(f"{checkpoint_path} is newer than the result: a later run of it did not finish")
-    dropped = sorted(set(old["protocol"]) - set(entry.metrics))
-    if dropped:
-        raise RescoreError(f"the entry no longer lists {dropped}; rerun it (--no-resume)")
-    recorded = old.get("metric_options")
-    if recorded is not None:
-        changed = [n for n in old["protocol"] if recorded.get(n, {}) != entry.metric_options.get(n, {})]
-        if changed:
-            raise RescoreError(f"the options of {changed} changed since it ran; rerun it (--no-resume)")
 
 
 def rescore_one(entry: Entry, seed: int, root: Path, work_dir: Path, old: dict[str, Any]) -> dict[str, Any]:
@@ -234,7 +228,7 @@ def rescore_one(entry: Entry, seed: int, root: Path, work_dir: Path, old: dict[s
     already in ``old`` keep their values. :class:`RescoreError` if the run and its weights do not
     match the entry as defined now (see :func:`_check_trained_as_entry`)."""
     checkpoint_path = work_dir / "final.ckpt"
-    _check_trained_as_entry(entry, seed, root, old, checkpoint_path)
+    _check_trained_as_entry(entry, root, old, checkpoint_path)
     new = [n for n in entry.metrics if n not in old["protocol"]]
     with _quiet_lightning():
         cli = _build_cli(entry, seed, root, work_dir, 1, "cpu")
@@ -253,16 +247,16 @@ def rescore_one(entry: Entry, seed: int, root: Path, work_dir: Path, old: dict[s
     devices = old.get("devices", 1)
     return {**old, "metrics": {**old["metrics"], **values}, "protocol": {**old["protocol"], **protocol},
             "metric_time_s": {**old.get("metric_time_s", {}), **metric_seconds},
-            "config_hash": entry.config_hash(root, seed, devices), "train_hash": entry.train_hash(root, seed, devices),
-            "metric_options": entry.metric_options,
+            "config_hash": entry.config_hash(root, seed, devices),
             "rescored": [*old.get("rescored", []), {"metrics": new, "finished_at": time.strftime(
                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "versions": _versions(), "torch_threads": torch.get_num_threads()}]}
 
 
 def collect_results(entries: list[Entry], suite_dir: Path, root: Path) -> dict[str, list[dict[str, Any]]]:
-    """Every valid result on disk for ``entries`` whose hash matches the entry as defined now
-    (whatever the number of devices it ran on). Several `--only` invocations, even concurrent
-    ones, therefore add up to one leaderboard."""
+    """Every valid result on disk for ``entries`` that was trained and measured as the entry
+    says now, for the metrics it has (:func:`measured_as_entry`; whatever the number of devices
+    it ran on). Several `--only` invocations, even concurrent ones, therefore add up to one
+    leaderboard, and a run that lacks a metric the entry gained still counts for its others."""
     found: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
         folder = suite_dir / "runs" / entry.name
@@ -271,7 +265,7 @@ def collect_results(entries: list[Entry], suite_dir: Path, root: Path) -> dict[s
                 result = read_result(path)
             except CorruptResultError:
                 continue
-            if result["config_hash"] == entry.config_hash(root, result["seed"], result.get("devices", 1)):
+            if measured_as_entry(entry, result, root):
                 found.setdefault(entry.name, []).append(result)
     return found
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +53,13 @@ class Entry:
     source_file: str = ""
     curve: dict[str, Any] | None = None
 
-    def train_hash(self, root: Path, seed: int, devices: int) -> str:
-        """Hash of what defines the trained weights: :meth:`config_hash` without the metrics and
-        their options. ``lit-gen bench --rescore`` adds metrics to a run whose train hash matches."""
-        payload = {k: v for k, v in asdict(self).items()
-                   if k not in ("reference", "description", "source_file", "metrics", "metric_options")}
-        payload.update(seed=seed, devices=devices, config_text=(root / self.config).read_text())
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    def restricted_to(self, metrics: Iterable[str]) -> Entry:
+        """This entry with only those of its metrics that are in ``metrics`` (and their options):
+        what a run measured when the entry gained metrics after it. A result whose
+        ``config_hash`` is that of ``entry.restricted_to(result's metrics)`` was trained and
+        measured exactly as the entry says, for the metrics it has."""
+        kept = [m for m in self.metrics if m in set(metrics)]
+        return replace(self, metrics=kept, metric_options={k: v for k, v in self.metric_options.items() if k in kept})
 
     def cli_args(self, root: Path, seed: int) -> list[str]:
         """Arguments for ``LitGenCLI``: config, overrides, budget and seed."""
