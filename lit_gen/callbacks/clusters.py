@@ -7,7 +7,8 @@ import os
 import lightning as L
 from torchvision.utils import save_image
 
-from lit_gen.callbacks.images import ImageGridCallback, epoch_is_due, seeded_draws
+from lit_gen.callbacks.images import ImageGridCallback, epoch_is_due
+from lit_gen.utils.rng import seeded
 
 
 class ClusterGridCallback(L.Callback):
@@ -16,7 +17,7 @@ class ClusterGridCallback(L.Callback):
     Row k holds ``per_cluster`` images drawn from cluster k (the module's ``cluster_grid``, e.g.
     :meth:`lit_gen.models.ClusterVAE.cluster_grid`); other modules are left alone. Rank 0 only.
     The noise is drawn with ``seed`` (the same every epoch) and training's random state is left
-    as it was (:func:`~lit_gen.callbacks.images.seeded_draws`).
+    as it was (:func:`~lit_gen.utils.rng.seeded`).
     """
 
     def __init__(self, every_n_epochs: int = 1, per_cluster: int = 10, temperature: float = 1.0, seed: int = 0):
@@ -40,7 +41,7 @@ class ClusterGridCallback(L.Callback):
         was_training = pl_module.training
         pl_module.eval()
         try:
-            with seeded_draws(self.seed, pl_module.device):
+            with seeded(self.seed, pl_module.device):
                 grid = pl_module.cluster_grid(self.per_cluster, self.temperature)
         finally:
             pl_module.train(was_training)

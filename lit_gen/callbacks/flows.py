@@ -10,7 +10,8 @@ import lightning as L
 import torch
 from torchvision.utils import save_image
 
-from lit_gen.callbacks.images import ImageGridCallback, seeded_draws
+from lit_gen.callbacks.images import ImageGridCallback
+from lit_gen.utils.rng import seeded
 
 
 class FlowPicturesCallback(L.Callback):
@@ -60,14 +61,14 @@ class FlowPicturesCallback(L.Callback):
         pl_module.eval()
         try:
             for t in self.temperatures:
-                with seeded_draws(self.seed, pl_module.device):
+                with seeded(self.seed, pl_module.device):
                     images = pl_module.sample(self.num_samples, temperature=t)
                 written.append(folder / f"samples_T={t:g}_{tag}.png")
                 save_image(images.float().cpu(), written[-1], nrow=self.nrow)
             if callable(getattr(pl_module, "interpolate", None)) and self._pairs is not None:
                 x = self._pairs.to(pl_module.device)
                 half = len(x) // 2
-                with seeded_draws(self.seed, pl_module.device):
+                with seeded(self.seed, pl_module.device):
                     strip = pl_module.interpolate(x[:half], x[half: 2 * half], self.num_interp)
                 written.append(folder / f"interp_{tag}.png")
                 save_image(strip.flatten(0, 1).float().cpu(), written[-1], nrow=self.num_interp)

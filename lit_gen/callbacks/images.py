@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
@@ -10,27 +9,14 @@ import lightning as L
 import torch
 from torchvision.utils import save_image
 
+from lit_gen.utils.rng import seeded
+
 
 def epoch_is_due(trainer: L.Trainer, every_n_epochs: int) -> bool:
     """True at every ``every_n_epochs``-th epoch end, and always at the last one."""
     epoch = trainer.current_epoch
     last = trainer.max_epochs is not None and epoch + 1 >= trainer.max_epochs
     return (epoch + 1) % every_n_epochs == 0 or last or trainer.should_stop
-
-
-@contextlib.contextmanager
-def seeded_draws(seed: int, device: torch.device):
-    """Draw with ``torch.manual_seed(seed)`` inside, and restore the global random state after.
-
-    A picture must not change the run it illustrates: sampling from the global generator on
-    rank 0 would shift the training noise (augmentation, reparameterisation) of that rank only,
-    so the same config would train differently with and without a picture callback. A fixed
-    seed also draws the same noise every epoch, so the grids of successive epochs compare.
-    """
-    cuda = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(seed)
-        yield
 
 
 class ImageGridCallback(L.Callback):
@@ -81,13 +67,13 @@ class ImageGridCallback(L.Callback):
         try:
             if callable(getattr(pl_module, "sample", None)):
                 path = folder / f"samples_{tag}.png"
-                with seeded_draws(self.seed, pl_module.device):
+                with seeded(self.seed, pl_module.device):
                     images = pl_module.sample(self.num_samples)
                 save_image(images.float().cpu(), path, nrow=self.nrow)
                 written.append(path)
             if callable(getattr(pl_module, "reconstruct", None)) and self._val_images is not None:
                 x = self._val_images.to(pl_module.device)
-                with seeded_draws(self.seed, pl_module.device):
+                with seeded(self.seed, pl_module.device):
                     recon = pl_module.reconstruct(x)
                 grid = torch.cat([x, recon]).float().cpu()
                 path = folder / f"recon_{tag}.png"

@@ -9,7 +9,7 @@ printed when it is trained and stored in the checkpoint.
 Why a hand-written training loop instead of a Lightning ``Trainer``: the classifier is often
 trained lazily from inside another run's ``fit`` (the :class:`~lit_gen.callbacks.FidelityCallback`,
 possibly on rank 0 of a DDP job), where a nested ``Trainer`` would pick up the outer run's
-cluster environment, loggers and global seed. The loop runs under ``torch.random.fork_rng`` so
+cluster environment, loggers and global seed. The loop runs under ``lit_gen.utils.rng.seeded`` so
 it neither disturbs nor depends on the caller's random state.
 """
 
@@ -32,6 +32,7 @@ from lit_gen.data.images import resize_uint8
 from lit_gen.data.sources import locate_and_load
 from lit_gen.metrics.cache import atomic_save, cache_dir, tensor_digest
 from lit_gen.nn.classifiers import build_classifier
+from lit_gen.utils.rng import seeded
 
 #: bump when the training recipe changes in a way the hash below does not see
 RECIPE_VERSION = 1
@@ -172,8 +173,7 @@ def _train(path, key, dataset, arch, arch_kwargs, recipe, seed, root, use_hub, i
            images, labels) -> ClassifierCheckpoint:
     side = images.shape[-1]
     start = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         net = build_classifier(arch, **arch_kwargs)
         _fit(net, images, labels, recipe, seed)
     test_images, test_labels = load_split(dataset, "test", root, use_hub, image_size)

@@ -29,6 +29,7 @@ from torch_fidelity import GenerativeModelBase
 from lit_gen.metrics.cache import cache_dir, tensor_digest
 from lit_gen.metrics.classifier import load_split
 from lit_gen.metrics.extractors import Extractor, resolve_extractor
+from lit_gen.utils.rng import seeded
 
 METRICS = ("fid", "kid", "is", "prc")
 CONVERSION = "float [0,1] -> round(255x) uint8; 1 channel repeated to 3"
@@ -215,8 +216,7 @@ def compute_fidelity(model: Any, datamodule: Any, metrics: Sequence[str] = ("fid
     values: dict[str, float] = {}
     if wanted:
         device = getattr(model, "device", torch.device("cpu"))
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(seed)
+        with seeded(seed, device):
             values = run_torch_fidelity(
                 SampleGenerator(model), ImageSet(images), wanted, ext, n1=n_fake,
                 cache_name2=_cache_name(ref, ext), cache=cache, seed=seed, batch_size=batch_size,
