@@ -27,6 +27,8 @@ from lit_gen.bench.results import (CorruptResultError, aggregate, read_result, r
                                    write_result)
 from lit_gen.bench.suite import Entry
 
+TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"  # a result's finished_at, UTC
+
 
 class ThroughputCallback(L.Callback):
     """Counts training samples (over all ranks) and the wall time of ``fit``."""
@@ -182,7 +184,7 @@ def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, a
         "overrides": entry.overrides,
         "budget": entry.budget,
         "config_hash": config_hash,
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "finished_at": time.strftime(TIMESTAMP, time.gmtime()),
         "versions": _versions(),
         "torch_threads": torch.get_num_threads(),
         **({"curve": {"points": curve.history, "protocol": curve.last_result.protocol if curve.last_result else {}}}
@@ -217,7 +219,7 @@ def _check_trained_as_entry(entry: Entry, root: Path, old: dict[str, Any], check
                            "rerun it (--no-resume)")
     if not checkpoint_path.is_file():
         raise RescoreError(f"its weights {checkpoint_path} are gone")
-    finished = calendar.timegm(time.strptime(old["finished_at"], "%Y-%m-%dT%H:%M:%SZ"))
+    finished = calendar.timegm(time.strptime(old["finished_at"], TIMESTAMP))
     if checkpoint_path.stat().st_mtime > finished + 1:
         raise RescoreError(f"{checkpoint_path} is newer than the result: a later run of it did not finish")
 
@@ -248,8 +250,9 @@ def rescore_one(entry: Entry, seed: int, root: Path, work_dir: Path, old: dict[s
     return {**old, "metrics": {**old["metrics"], **values}, "protocol": {**old["protocol"], **protocol},
             "metric_time_s": {**old.get("metric_time_s", {}), **metric_seconds},
             "config_hash": entry.config_hash(root, seed, devices),
-            "rescored": [*old.get("rescored", []), {"metrics": new, "finished_at": time.strftime(
-                "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "versions": _versions(), "torch_threads": torch.get_num_threads()}]}
+            "rescored": [*old.get("rescored", []), {
+                "metrics": new, "finished_at": time.strftime(TIMESTAMP, time.gmtime()), "versions": _versions(),
+                "torch_threads": torch.get_num_threads()}]}
 
 
 def collect_results(entries: list[Entry], suite_dir: Path, root: Path) -> dict[str, list[dict[str, Any]]]:
@@ -278,6 +281,17 @@ def refresh_leaderboard(suite: str, entries: list[Entry], suite_dir: Path, root:
     return rows
 
 
+def _plan(entries: list[Entry], seeds: int | Sequence[int] | None,
+          only: Iterable[str] | None) -> list[tuple[Entry, int]]:
+    """(entry, seed) pairs: the ``only`` entries (all if None) × ``seeds`` (None = each entry's
+    own seeds; N = seeds 0..N-1; a list = exactly those seeds)."""
+    selected = [e for e in entries if only is None or e.name in set(only)]
+    if seeds is None:
+        return [(e, s) for e in selected for s in e.seeds]
+    chosen = list(range(seeds)) if isinstance(seeds, int) else list(dict.fromkeys(seeds))
+    return [(e, s) for e in selected for s in chosen]
+
+
 def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devices: int = 1,
               accelerator: str = "cpu", resume: bool = True, seeds: int | Sequence[int] | None = None,
               command: str = "", only: Iterable[str] | None = None,
@@ -291,13 +305,8 @@ def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devic
     a result file, so the next invocation retries it; the remaining entries still run.
     """
     entries = list(entries)
-    selected = [e for e in entries if only is None or e.name in set(only)]
     suite_dir = out / suite
-    if seeds is None:
-        plan = [(e, s) for e in selected for s in e.seeds]
-    else:
-        chosen = list(range(seeds)) if isinstance(seeds, int) else list(dict.fromkeys(seeds))
-        plan = [(e, s) for e in selected for s in chosen]
+    plan = _plan(entries, seeds, only)
     todo = []
     for entry, seed in plan:
         config_hash = entry.config_hash(root, seed, devices)
@@ -345,10 +354,8 @@ def rescore_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path,
     skipped; runs without a result, or whose weights or settings do not match, are reported and
     left for a normal ``lit-gen bench``. Returns the leaderboard rows and the refused or failed runs."""
     entries = list(entries)
-    selected = [e for e in entries if only is None or e.name in set(only)]
     suite_dir = out / suite
-    chosen = None if seeds is None else list(range(seeds)) if isinstance(seeds, int) else list(dict.fromkeys(seeds))
-    plan = [(e, s) for e in selected for s in (e.seeds if chosen is None else chosen)]
+    plan = _plan(entries, seeds, only)
     failures = []
     for i, (entry, seed) in enumerate(plan):
         path = run_path(suite_dir, entry.name, seed)
