@@ -295,3 +295,41 @@ def test_rescore_refuses_runs_trained_otherwise(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "final.ckpt are gone" in out and "seed=1: not rescored: no result" in out
     assert result.read_text() == text
+
+
+def test_restarts_keep_the_run_with_the_lowest_monitor(tmp_path, capsys):
+    """`restarts: {n: 2, monitor: val/loss}` trains seeds 0 and 1000 and scores the one whose
+    val/loss is lower: its metric equals a plain run of that seed; the wall time counts both."""
+    suite = make_suite(tmp_path, metrics=["nelbo"], metric_options={}, restarts={"n": 2, "monitor": "val/loss"})
+    assert bench(suite, tmp_path / "out") == 0
+    assert "restart 2/2 (seed 1000)" in capsys.readouterr().out
+    run = json.loads((tmp_path / "out/mini/runs/tiny-a/seed=0.json").read_text())
+    record = run["restarts"]
+    assert record["seeds"] == [0, 1000] and record["mode"] == "min" and len(record["values"]) == 2
+    kept = record["kept"]
+    assert record["values"][kept] == min(record["values"])
+    assert record["values"][0] != record["values"][1]  # two different trainings
+
+    plain = make_suite(tmp_path / "plain", metrics=["nelbo"], metric_options={}, seeds=[record["seeds"][kept]])
+    assert bench(plain, tmp_path / "plain_out") == 0
+    alone = json.loads(next((tmp_path / "plain_out/mini/runs/tiny-a").glob("seed=*.json")).read_text())
+    assert run["metrics"]["test_nelbo"] == alone["metrics"]["test_nelbo"]
+    assert run["wall_time_s"] > alone["wall_time_s"]
+    table = (tmp_path / "out/mini/leaderboard.md").read_text()
+    assert "best of 2 training runs by val/loss" in table
+
+    other = make_suite(tmp_path / "other", metrics=["nelbo"], metric_options={}, restarts={"n": 2, "monitor": "val/nope"})
+    assert bench(other, tmp_path / "other_out") == 1
+    assert "restarts.monitor 'val/nope' was not logged" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("restarts, message", [
+    ({"n": 1, "monitor": "val/loss"}, "integer >= 2"),
+    ({"n": 3}, "mapping with n, monitor"),
+    ({"n": 3, "monitor": "val/loss", "mode": "lowest"}, "'min' or 'max'"),
+    ({"n": 3, "monitor": "val/acc"}, "label-using"),
+    ({"n": 3, "monitor": "test/nll"}, "label-using"),
+])
+def test_bad_restarts_are_suite_errors(tmp_path, restarts, message):
+    with pytest.raises(SuiteError, match=message):
+        load_suite(str(make_suite(tmp_path, restarts=restarts)), ROOT)

@@ -95,6 +95,7 @@ def aggregate(entries: list[Entry], results: dict[str, list[dict[str, Any]]]) ->
             # each metric's protocol from the first run that has it (runs may predate a metric)
             "protocol": {k: v for run in reversed(runs) for k, v in run.get("protocol", {}).items()},
             "curves": [{"seed": r["seed"], "points": r["curve"]["points"]} for r in runs if r.get("curve")],
+            **({"restarts": entry.restarts} if entry.restarts else {}),
         })
     return rows
 
@@ -140,11 +141,16 @@ def render_markdown(suite: str, rows: list[dict[str, Any]], command: str) -> str
                     if first else "| | | |")
             lines.append(f"{head}| {name} | {_cell(stats)} | {stats['n']} | {_reference_text(row, name)} {tail}")
             first = False
-    protocols = [(row["entry"], row["protocol"]) for row in rows if row.get("protocol")]
+    protocols = [(row["entry"], row["protocol"], row.get("restarts")) for row in rows
+                 if row.get("protocol") or row.get("restarts")]
     if protocols:
         lines += ["", "## Protocol", ""]
-        lines += [f"- **{entry}**: " + "; ".join(f"{metric}: {json.dumps(p, sort_keys=True)}"
-                                             for metric, p in proto.items()) for entry, proto in protocols]
+        for entry, proto, restarts in protocols:
+            parts = [f"{metric}: {json.dumps(p, sort_keys=True)}" for metric, p in proto.items()]
+            if restarts:
+                parts.insert(0, f"each seed the best of {restarts['n']} training runs by {restarts['monitor']} "
+                                f"({restarts['mode']}; wall time counts all {restarts['n']})")
+            lines.append(f"- **{entry}**: " + "; ".join(parts))
     return "\n".join(lines) + "\n"
 
 

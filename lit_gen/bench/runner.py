@@ -11,6 +11,7 @@ import calendar
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -28,6 +29,7 @@ from lit_gen.bench.results import (CorruptResultError, aggregate, read_result, r
 from lit_gen.bench.suite import Entry
 
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"  # a result's finished_at, UTC
+RESTART_SEED_STRIDE = 1000  # restart r of seed s trains with seed s + 1000 r; restart 0 is the plain run
 
 
 class ThroughputCallback(L.Callback):
@@ -138,9 +140,9 @@ def _versions() -> dict[str, Any]:
                                     "git_commit")}
 
 
-def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
-            config_hash: str) -> dict[str, Any]:
-    """Train ``entry`` with ``seed``, compute its metrics and return the result record."""
+def _fit(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str):
+    """Train ``entry`` once with ``seed``: the CLI objects, the throughput callback and the curve
+    callback (None without ``entry.curve``)."""
     throughput = ThroughputCallback()
     extra: list[L.Callback] = [throughput]
     curve = None
@@ -152,10 +154,51 @@ def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, a
         except TypeError as err:
             raise ValueError(f"entry {entry.name}: bad curve arguments {entry.curve}: {err}") from None
         extra.append(curve)
+    cli = _build_cli(entry, seed, root, work_dir, devices, accelerator)
+    cli.trainer.callbacks.extend(extra)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    return cli, throughput, curve
+
+
+def _monitored(cli, entry: Entry) -> float:
+    """The restart criterion logged by the fit just finished, rank 0's value on every rank (so all
+    ranks keep the same restart)."""
+    monitor, logged = entry.restarts["monitor"], cli.trainer.callback_metrics
+    if monitor not in logged:
+        raise ValueError(f"entry {entry.name}: restarts.monitor {monitor!r} was not logged; "
+                         f"logged: {sorted(logged)}")
+    return float(cli.trainer.strategy.broadcast(float(logged[monitor]), src=0))
+
+
+def _fit_with_restarts(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str):
+    """``_fit`` once, or ``entry.restarts.n`` times keeping the best run by its monitor. Returns the
+    kept run's (cli, curve), the training seconds and samples of all runs, and the restart record."""
+    if entry.restarts is None:
+        cli, throughput, curve = _fit(entry, seed, root, work_dir, devices, accelerator)
+        return cli, curve, throughput.seconds, throughput.samples, None
+    sign = 1.0 if entry.restarts["mode"] == "min" else -1.0
+    kept, seconds, samples, record = None, 0.0, 0, {**entry.restarts, "seeds": [], "values": [], "kept": None}
+    for r in range(entry.restarts["n"]):
+        restart_seed = seed + RESTART_SEED_STRIDE * r
+        say(f"  restart {r + 1}/{entry.restarts['n']} (seed {restart_seed})")
+        cli, throughput, curve = _fit(entry, restart_seed, root, work_dir / f"restart={r}", devices, accelerator)
+        seconds, samples = seconds + throughput.seconds, samples + throughput.samples
+        value = _monitored(cli, entry)
+        record["seeds"].append(restart_seed)
+        record["values"].append(value)
+        badness = sign * value if math.isfinite(value) else math.inf
+        if kept is None or badness < kept[0]:
+            kept, record["kept"] = (badness, cli, curve), r
+        say(f"    {entry.restarts['monitor']} = {value:.6g}" + (" (kept)" if record["kept"] == r else ""))
+    return kept[1], kept[2], seconds, samples, record
+
+
+def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
+            config_hash: str) -> dict[str, Any]:
+    """Train ``entry`` with ``seed`` (``entry.restarts.n`` times if it has restarts, keeping the
+    best by its label-free monitor), compute its metrics and return the result record."""
     with _quiet_lightning():
-        cli = _build_cli(entry, seed, root, work_dir, devices, accelerator)
-        cli.trainer.callbacks.extend(extra)
-        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+        cli, curve, seconds, samples, restarts = _fit_with_restarts(entry, seed, root, work_dir, devices, accelerator)
         # the weights the metrics below score (a ModelCheckpoint's last.ckpt may be older);
         # `--rescore` loads them again to add metrics later
         cli.trainer.save_checkpoint(work_dir / "final.ckpt")
@@ -171,10 +214,10 @@ def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, a
         "metrics": values,
         "protocol": protocol,
         "reference": entry.reference,
-        "wall_time_s": throughput.seconds,
+        "wall_time_s": seconds,
         "metric_time_s": metric_seconds,
-        "train_samples": throughput.samples,
-        "throughput": throughput.samples_per_second,
+        "train_samples": samples,
+        "throughput": samples / seconds if seconds > 0 else float("nan"),
         "global_steps": cli.trainer.global_step,
         "epochs": cli.trainer.current_epoch,
         "devices": devices,
@@ -187,6 +230,7 @@ def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, a
         "finished_at": time.strftime(TIMESTAMP, time.gmtime()),
         "versions": _versions(),
         "torch_threads": torch.get_num_threads(),
+        **({"restarts": restarts} if restarts is not None else {}),
         **({"curve": {"points": curve.history, "protocol": curve.last_result.protocol if curve.last_result else {}}}
            if curve is not None else {}),
     }

@@ -11,10 +11,18 @@ One file per model family keeps suites easy to extend without editing a shared f
       metric_options: {nll: {num_samples: 200}}
       reference: {nll: {value: 89.78, source: "pythae, MLP VAE"}}
       curve: {metrics: [fid], every_n_train_steps: 500, n_fake: 1000}   # optional
+      restarts: {n: 3, monitor: val/loss, mode: min}                    # optional
 
 ``curve`` (generative image models only) adds a
 :class:`~lit_gen.callbacks.FidelityCallback` with these arguments to the run; each result then
 holds the metric against training time, and the leaderboard picture draws it.
+
+``restarts`` trains each seed ``n`` times (restart ``r`` with seed ``seed + 1000 r``; restart 0 is
+the plain run) and keeps the run whose logged ``monitor`` is lowest (``mode: min``) or highest,
+as K-Means' ``n_init`` keeps its lowest-inertia start. Only the kept run is measured; the wall
+time is that of all ``n``. The monitor must not see labels (a loss, not an accuracy), or the
+selection peeks at the answer: the suite loader refuses monitors named after the entry's metrics
+or a label score (``LABEL_SCORES``).
 """
 
 from __future__ import annotations
@@ -30,7 +38,11 @@ import yaml
 
 BUDGET_KEYS = ("max_steps", "max_epochs", "max_time")
 ENTRY_KEYS = {"name", "config", "overrides", "budget", "seeds", "metrics", "metric_options",
-              "reference", "description", "curve"}
+              "reference", "description", "curve", "restarts"}
+RESTART_KEYS = ("n", "monitor", "mode")
+# logged scores that use labels: choosing restarts by one of them would report the best of n
+# draws as the method's result
+LABEL_SCORES = ("acc", "accuracy", "purity", "nmi", "ari", "error", "test_error")
 
 
 class SuiteError(ValueError):
@@ -52,6 +64,7 @@ class Entry:
     description: str = ""
     source_file: str = ""
     curve: dict[str, Any] | None = None
+    restarts: dict[str, Any] | None = None
 
     def restricted_to(self, metrics: Iterable[str]) -> Entry:
         """This entry with only those of its metrics that are in ``metrics`` (and their options):
@@ -73,8 +86,9 @@ class Entry:
         """Hash of everything that defines the run: entry fields, the config file's text, seed
         and devices. A result whose hash differs is stale and is recomputed."""
         payload = {k: v for k, v in asdict(self).items() if k not in ("reference", "description", "source_file")}
-        if payload["curve"] is None:  # entries without a curve keep the hashes they had before it existed
-            del payload["curve"]
+        for optional in ("curve", "restarts"):  # entries without one keep the hashes they had before it existed
+            if payload[optional] is None:
+                del payload[optional]
         payload.update(seed=seed, devices=devices, config_text=(root / self.config).read_text())
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -83,6 +97,26 @@ def _cli_value(value: Any) -> str:
     if isinstance(value, str):
         return value
     return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
+
+
+def _restarts(raw: Any, metrics: list[str], where: str) -> dict[str, Any] | None:
+    """``restarts`` checked and completed (``mode`` defaults to ``min``), or None."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - set(RESTART_KEYS) or not {"n", "monitor"} <= set(raw):
+        raise SuiteError(f"{where}: restarts must be a mapping with n, monitor and optionally mode, got {raw!r}")
+    n, monitor, mode = raw["n"], raw["monitor"], raw.get("mode", "min")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise SuiteError(f"{where}: restarts.n must be an integer >= 2, got {n!r}")
+    if mode not in ("min", "max"):
+        raise SuiteError(f"{where}: restarts.mode must be 'min' or 'max', got {mode!r}")
+    if not isinstance(monitor, str) or not monitor:
+        raise SuiteError(f"{where}: restarts.monitor must be the name of a logged metric, got {monitor!r}")
+    leaf = monitor.rsplit("/", 1)[-1]
+    if leaf in (*metrics, *LABEL_SCORES):
+        raise SuiteError(f"{where}: restarts.monitor {monitor!r} is a measured or label-using score; choosing "
+                         "restarts by it reports the best of n draws, not the method (monitor a loss)")
+    return {"n": n, "monitor": monitor, "mode": mode}
 
 
 def _entry(raw: Any, path: Path, root: Path) -> Entry:
@@ -109,10 +143,11 @@ def _entry(raw: Any, path: Path, root: Path) -> Entry:
     metrics = raw["metrics"]
     if isinstance(metrics, str):
         metrics = [metrics]
+    restarts = _restarts(raw.get("restarts"), list(metrics), where)
     return Entry(name=str(raw["name"]), config=str(raw["config"]), metrics=list(metrics), seeds=list(seeds),
                  overrides=dict(raw.get("overrides") or {}), budget=dict(budget),
                  metric_options=dict(raw.get("metric_options") or {}), reference=raw.get("reference"),
-                 description=str(raw.get("description", "")), curve=curve,
+                 description=str(raw.get("description", "")), curve=curve, restarts=restarts,
                  source_file=str(path.relative_to(root)) if path.is_relative_to(root) else str(path))
 
 
