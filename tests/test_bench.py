@@ -333,3 +333,23 @@ def test_restarts_keep_the_run_with_the_lowest_monitor(tmp_path, capsys):
 def test_bad_restarts_are_suite_errors(tmp_path, restarts, message):
     with pytest.raises(SuiteError, match=message):
         load_suite(str(make_suite(tmp_path, restarts=restarts)), ROOT)
+
+
+def test_metric_agreement_ranks_two_metrics_of_a_leaderboard(tmp_path, capsys):
+    """benchmarks/metric_agreement.py: ranks by hand and a perfectly reversed order give tau -1."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("metric_agreement", ROOT / "benchmarks/metric_agreement.py")
+    agreement = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(agreement)
+    rows = [{"entry": f"gan-{name}-cifar10", "metrics": {"fid[classifier]": {"mean": a, "std": 0, "n": 3},
+                                                         "fid[inception-ts]": {"mean": b, "std": 0, "n": 2}}}
+            for name, a, b in (("a", 10.0, 300.0), ("b", 20.0, 200.0), ("c", 30.0, 100.0))]
+    rows.append({"entry": "vae-mnist", "metrics": {"fid[classifier]": {"mean": 1.0, "std": 0, "n": 1}}})
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu/leaderboard.json").write_text(json.dumps(rows))
+    assert agreement.main(["--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "gan-a-cifar10" in out and "1 / 3" in out and "vae-mnist" not in out
+    assert "3 entries: Spearman rho -1.000, Kendall tau -1.000" in out
+    assert agreement.main(["--results", str(tmp_path), "--match", "mnist"]) == 2
