@@ -50,10 +50,6 @@ class ThroughputCallback(L.Callback):
     def on_fit_end(self, trainer, pl_module) -> None:
         self.seconds = time.perf_counter() - self.start
 
-    @property
-    def samples_per_second(self) -> float:
-        return self.samples / self.seconds if self.seconds > 0 else float("nan")
-
 
 def is_rank_zero() -> bool:
     return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
