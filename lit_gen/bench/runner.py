@@ -173,20 +173,19 @@ def _fit_with_restarts(entry: Entry, seed: int, root: Path, work_dir: Path, devi
         cli, throughput, curve = _fit(entry, seed, root, work_dir, devices, accelerator)
         return cli, curve, throughput.seconds, throughput.samples, None
     sign = 1.0 if entry.restarts["mode"] == "min" else -1.0
-    kept, seconds, samples, record = None, 0.0, 0, {**entry.restarts, "seeds": [], "values": [], "kept": None}
+    seeds, values, badness, seconds, samples = [], [], [], 0.0, 0
     for r in range(entry.restarts["n"]):
-        restart_seed = seed + RESTART_SEED_STRIDE * r
-        say(f"  restart {r + 1}/{entry.restarts['n']} (seed {restart_seed})")
-        cli, throughput, curve = _fit(entry, restart_seed, root, work_dir / f"restart={r}", devices, accelerator)
+        seeds.append(seed + RESTART_SEED_STRIDE * r)
+        say(f"  restart {r + 1}/{entry.restarts['n']} (seed {seeds[-1]})")
+        cli, throughput, curve = _fit(entry, seeds[-1], root, work_dir / f"restart={r}", devices, accelerator)
         seconds, samples = seconds + throughput.seconds, samples + throughput.samples
-        value = _monitored(cli, entry)
-        record["seeds"].append(restart_seed)
-        record["values"].append(value)
-        badness = sign * value if math.isfinite(value) else math.inf
-        if kept is None or badness < kept[0]:
-            kept, record["kept"] = (badness, cli, curve), r
-        say(f"    {entry.restarts['monitor']} = {value:.6g}" + (" (kept)" if record["kept"] == r else ""))
-    return kept[1], kept[2], seconds, samples, record
+        values.append(_monitored(cli, entry))
+        badness.append(sign * values[-1] if math.isfinite(values[-1]) else math.inf)
+        best = min(range(len(badness)), key=badness.__getitem__)  # the first of equals
+        if best == r:
+            kept = (cli, curve)  # only the best run so far stays in memory
+        say(f"    {entry.restarts['monitor']} = {values[-1]:.6g}" + (" (best so far)" if best == r else ""))
+    return (*kept, seconds, samples, {**entry.restarts, "seeds": seeds, "values": values, "kept": best})
 
 
 def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
