@@ -7,7 +7,7 @@ import torch
 
 from lit_gen.nn.flows import (
     ActNorm, AdditiveCoupling, AffineCoupling, FlowStep, GlowFlow, InvConv1x1, LearnedTopPrior,
-    Split, Squeeze,
+    LogitTransform, Split, Squeeze,
 )
 
 
@@ -106,3 +106,22 @@ def test_squeeze_moves_each_2x2_block_into_channels():
     assert y.shape == (1, 4, 2, 2)
     # the top-left 2×2 block [[0, 1], [4, 5]] becomes the four channels of position (0, 0)
     assert y[0, :, 0, 0].tolist() == [0.0, 1.0, 4.0, 5.0]
+
+
+@pytest.mark.parametrize("alpha", [0.05, 1e-6])
+def test_logit_transform_inverse_and_logdet(alpha):
+    # its domain is pixels in [−½, ½), so it gets its own inputs rather than the LAYERS' normals
+    layer = LogitTransform(alpha)
+    x = torch.rand(3, 2, 2, 2, dtype=torch.float64) - 0.5
+    y, logdet = layer(x)
+    assert torch.allclose(layer.inverse(y), x, atol=1e-10, rtol=0)
+    p = alpha + (1 - 2 * alpha) * (x + 0.5)
+    assert torch.allclose(y, torch.log(p / (1 - p)))
+    for i in range(3):
+        jac = torch.autograd.functional.jacobian(lambda t: layer(t.view(1, 2, 2, 2))[0].flatten(), x[i].flatten())
+        assert logdet[i].item() == pytest.approx(torch.linalg.slogdet(jac)[1].item(), abs=1e-8)
+    # the ends of the pixel range stay finite
+    ends, _ = layer(torch.tensor([[-0.5, 0.5]], dtype=torch.float64))
+    assert torch.isfinite(ends).all()
+    with pytest.raises(ValueError, match="alpha"):
+        LogitTransform(0.5)

@@ -39,6 +39,22 @@ def test_fresh_additive_glow_is_a_rotation_so_bpd_is_the_gaussian_one():
     assert torch.allclose(model.bits_per_dim(x), expected, atol=1e-4)
 
 
+def test_fresh_logit_glow_adds_the_logit_jacobian_to_the_gaussian_density():
+    torch.manual_seed(0)
+    alpha = 0.05
+    model = tiny_glow(coupling="additive", preprocess="logit", logit_alpha=alpha).eval()
+    x = torch.rand(4, 1, 8, 8)
+    p = alpha + (1 - 2 * alpha) * (dequantize(x, 8, training=False) + 0.5)
+    z = torch.log(p) - torch.log(1 - p)
+    d = 64
+    log_p = (-0.5 * z.pow(2) - 0.5 * math.log(2 * math.pi)
+             + math.log(1 - 2 * alpha) - torch.log(p) - torch.log(1 - p)).flatten(1).sum(1)
+    expected = (-log_p + d * math.log(256)) / (d * math.log(2))
+    assert torch.allclose(model.bits_per_dim(x), expected, atol=1e-4)
+    # T = 0: u = 0 → logit 0 → the mid-grey pixel, as with the shift
+    assert torch.allclose(model.sample(2, temperature=0.0), torch.full((2, 1, 8, 8), 0.5), atol=1e-6)
+
+
 def test_eval_dequantization_is_a_fixed_function_of_each_image():
     x = torch.rand(6, 1, 8, 8)
     a = dequantize(x, 8, training=False)
@@ -51,9 +67,10 @@ def test_eval_dequantization_is_a_fixed_function_of_each_image():
     assert torch.equal(torch.floor((dequantize(x, 5, False) + 0.5) * 32), torch.floor((x * 255).round() / 8))
 
 
-def test_training_lowers_bits_per_dim_on_a_fixed_batch():
+@pytest.mark.parametrize("preprocess", ["shift", "logit"])
+def test_training_lowers_bits_per_dim_on_a_fixed_batch(preprocess):
     torch.manual_seed(0)
-    model = tiny_glow(lr=5e-3)
+    model = tiny_glow(lr=5e-3, preprocess=preprocess)
     x = torch.rand(32, 1, 8, 8).round()  # binary images: very compressible
     opt = model.configure_optimizers()["optimizer"]
     model.train()
@@ -93,6 +110,10 @@ def test_bad_sizes_raise_clear_errors():
         Glow(image_size=28, levels=3)
     with pytest.raises(ValueError, match="n_bits"):
         Glow(n_bits=9)
+    with pytest.raises(ValueError, match="preprocess"):
+        Glow(preprocess="log")
+    with pytest.raises(ValueError, match="alpha"):
+        Glow(preprocess="logit", logit_alpha=0.0)
 
 
 def test_bpd_and_param_count_bench_metrics(tmp_path):

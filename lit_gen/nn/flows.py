@@ -233,6 +233,33 @@ class LearnedTopPrior(nn.Module):
         return y * self.logs.exp() + self.mean
 
 
+class LogitTransform(nn.Module):
+    """Pixels in [−½, ½) → logit space (Dinh et al. 2017, RealNVP's pre-processing).
+
+    ``p = α + (1 − 2α)(x + ½)``, ``y = log p − log(1 − p)``, ``logdet = Σ log(1 − 2α) − log p −
+    log(1 − p)``. Why: on MNIST most pixels sit in the lowest bin, so in pixel space the flow
+    must learn a very narrow density at the background value; in logit space that bin is a wide
+    interval (at α = 0.05, 19× its width in pixel space and 5× a mid-grey bin's) that is easy to
+    cover. ``α`` keeps the ends
+    of the range finite. The inverse (a sigmoid) never overflows, so samples stay finite.
+    """
+
+    def __init__(self, alpha: float = 0.05):
+        super().__init__()
+        if not 0.0 < alpha < 0.5:
+            raise ValueError(f"logit alpha must be in (0, 0.5), got {alpha}")
+        self.alpha = alpha
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        p = self.alpha + (1 - 2 * self.alpha) * (x + 0.5)
+        log_p, log_1mp = torch.log(p), torch.log1p(-p)
+        logdet = (math.log(1 - 2 * self.alpha) - log_p - log_1mp).flatten(1).sum(1)
+        return log_p - log_1mp, logdet
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        return (torch.sigmoid(y) - self.alpha) / (1 - 2 * self.alpha) - 0.5
+
+
 class FlowStep(nn.Sequential):
     """One Glow step: ActNorm → invertible 1×1 conv → coupling (additive or affine)."""
 
