@@ -61,7 +61,8 @@ class Glow(StagedLossModule):
         warmup_steps: optimizer steps of linear learning-rate warm-up.
         preprocess: ``shift`` (the flow sees ``y`` in [−½, ½), as Glow) or ``logit`` (the flow
             sees ``logit(α + (1 − 2α)(y + ½))``, as RealNVP; see :class:`LogitTransform`).
-        logit_alpha: ``α`` of the logit pre-processing, in (0, ½).
+        logit_alpha: ``α`` of the logit pre-processing, in (0, ½). 1e-6 (MAF's MNIST value) beat
+            RealNVP's CIFAR-10 value 0.05 by 0.75 bits/dim after 6 minutes on MNIST (docs/flows.md).
     """
 
     def __init__(
@@ -76,7 +77,7 @@ class Glow(StagedLossModule):
         lr: float = 1e-3,
         warmup_steps: int = 200,
         preprocess: Literal["shift", "logit"] = "shift",
-        logit_alpha: float = 0.05,
+        logit_alpha: float = 1e-6,
     ):
         super().__init__()
         if not 1 <= n_bits <= 8:

@@ -239,12 +239,12 @@ class LogitTransform(nn.Module):
     ``p = α + (1 − 2α)(x + ½)``, ``y = log p − log(1 − p)``, ``logdet = Σ log(1 − 2α) − log p −
     log(1 − p)``. Why: on MNIST most pixels sit in the lowest bin, so in pixel space the flow
     must learn a very narrow density at the background value; in logit space that bin is a wide
-    interval (at α = 0.05, 19× its width in pixel space and 5× a mid-grey bin's) that is easy to
-    cover. ``α`` keeps the ends
+    interval (at α = 0.05, 19× its width in pixel space and 5× a mid-grey bin's; at α = 1e-6 it
+    spans logits −13.8 to −5.5) that is easy to cover. ``α`` keeps the ends
     of the range finite. The inverse (a sigmoid) never overflows, so samples stay finite.
     """
 
-    def __init__(self, alpha: float = 0.05):
+    def __init__(self, alpha: float = 1e-6):
         super().__init__()
         if not 0.0 < alpha < 0.5:
             raise ValueError(f"logit alpha must be in (0, 0.5), got {alpha}")
