@@ -240,8 +240,8 @@ class LogitTransform(nn.Module):
     log(1 − p)``. Why: on MNIST most pixels sit in the lowest bin, so in pixel space the flow
     must learn a very narrow density at the background value; in logit space that bin is a wide
     interval (at α = 0.05, 19× its width in pixel space and 5× a mid-grey bin's; at α = 1e-6 it
-    spans logits −13.8 to −5.5) that is easy to cover. ``α`` keeps the ends
-    of the range finite. The inverse (a sigmoid) never overflows, so samples stay finite.
+    spans logits −13.8 to −5.5) that is easy to cover. ``α`` keeps the ends of the range
+    finite, and the inverse (a sigmoid) maps any flow output, even ±inf, into the pixel range.
     """
 
     def __init__(self, alpha: float = 1e-6):
