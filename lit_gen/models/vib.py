@@ -30,6 +30,9 @@ from lit_gen.models.vae import gaussian_kl
 from lit_gen.nn.mlp import MLP
 from lit_gen.utils.checks import check_finite
 
+#: σ = softplus(ρ − 5) in Alemi et al.'s code: a fresh encoder (ρ ≈ 0) starts nearly deterministic
+SOFTPLUS_SHIFT = 5.0
+
 
 class VIBClassifier(StagedLossModule):
     """VIB classifier for images ``(B, C, H, W)`` (flattened by the default MLP encoder).
@@ -49,6 +52,10 @@ class VIBClassifier(StagedLossModule):
         lr_schedule: ``step`` (the decay above, Alemi's 200-epoch schedule) or ``cosine``: the
             rate falls to 0 over the trainer's budget (``max_epochs``/``max_steps``), per step,
             which suits short CPU budgets where a slow step decay never gets to anneal.
+        posterior_scale: how the encoder's second half gives σ. ``logvar``: it is log σ²
+            (clamped to [-12, 8]), so a fresh network starts at σ ≈ 1. ``softplus``:
+            σ = softplus(ρ − 5), the parameterisation of Alemi et al.'s released code, so a fresh
+            network starts at σ ≈ 0.007 and the noise grows only where the KL term pays for it.
 
     Override :meth:`build_encoder` (images → ``2 · bottleneck_dim`` features) or
     :meth:`build_decoder` (``bottleneck_dim`` → ``num_classes`` logits) to change networks.
@@ -66,6 +73,7 @@ class VIBClassifier(StagedLossModule):
         lr_decay: float = 0.97,
         lr_decay_epochs: int = 2,
         lr_schedule: Literal["step", "cosine"] = "step",
+        posterior_scale: Literal["logvar", "softplus"] = "logvar",
     ):
         super().__init__()
         if beta < 0 or not math.isfinite(beta):
@@ -82,6 +90,8 @@ class VIBClassifier(StagedLossModule):
                              f"got {lr_decay}, {lr_decay_epochs}")
         if lr_schedule not in ("step", "cosine"):
             raise ValueError(f"VIBClassifier: lr_schedule must be 'step' or 'cosine', got {lr_schedule!r}")
+        if posterior_scale not in ("logvar", "softplus"):
+            raise ValueError(f"VIBClassifier: posterior_scale must be 'logvar' or 'softplus', got {posterior_scale!r}")
         self.save_hyperparameters()
         self.encoder = self.build_encoder()
         self.decoder = self.build_decoder()
@@ -103,8 +113,12 @@ class VIBClassifier(StagedLossModule):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, ...) → (mu, logvar)``, each ``(B, K)``."""
-        mu, logvar = self.encoder(x).chunk(2, dim=1)
-        return mu, logvar.clamp(-12.0, 8.0)
+        mu, raw = self.encoder(x).chunk(2, dim=1)
+        if self.hparams.get("posterior_scale", "logvar") == "softplus":
+            # σ floored at 1e-6 so log σ stays finite (and its gradient defined) in float32
+            sigma = F.softplus(raw - SOFTPLUS_SHIFT).clamp_min(1e-6)
+            return mu, 2.0 * sigma.log()
+        return mu, raw.clamp(-12.0, 8.0)
 
     def loss_terms(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-example ``loss``, ``ce``, ``kl`` (each ``(B,)``, nats), one z per example."""
