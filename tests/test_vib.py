@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -35,7 +37,32 @@ def test_loss_matches_hand_computation():
     torch.testing.assert_close(terms["loss"], ce + 0.1 * kl)
 
 
-def test_beta_zero_is_the_deterministic_network():
+def test_softplus_scale_matches_alemis_parameterisation():
+    """posterior_scale='softplus': σ = softplus(ρ − 5), KL and loss follow from that σ."""
+    torch.manual_seed(0)
+    model = VIBClassifier(**TINY, beta=0.1, posterior_scale="softplus")
+    x, y = torch.randn(2, 12), torch.tensor([0, 2])
+    mu_raw, rho = model.encoder(x).chunk(2, dim=1)
+    sigma = F.softplus(rho - 5.0)
+    mu, logvar = model.encode(x)
+    torch.testing.assert_close(mu, mu_raw)
+    torch.testing.assert_close((0.5 * logvar).exp(), sigma)
+    assert (sigma < 0.02).all()  # a fresh encoder (ρ near 0) is nearly deterministic
+    torch.manual_seed(1)
+    terms = model.loss_terms(x, y)
+    torch.manual_seed(1)
+    z = mu + torch.randn_like(mu) * sigma
+    ce = -torch.log_softmax(model.decoder(z), 1)[torch.arange(2), y]
+    kl = kl_divergence(Normal(mu, sigma), Normal(0.0, 1.0)).sum(1)
+    torch.testing.assert_close(terms["loss"], ce + 0.1 * kl)
+    # a very negative ρ floors σ at 1e-6 instead of giving log 0 = -inf
+    with torch.no_grad():
+        model.encoder.net[-1].bias[2:] = -200.0
+    logvar = model.encode(x)[1]
+    torch.testing.assert_close(logvar, torch.full_like(logvar, 2 * math.log(1e-6)))
+    model.loss_terms(x, y)["loss"].sum().backward()
+    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in model.parameters())
+
     torch.manual_seed(0)
     model = VIBClassifier(**TINY, beta=0.0)
     x, y = torch.randn(4, 12), torch.tensor([0, 1, 2, 1])
@@ -78,6 +105,7 @@ def test_loss_decreases_on_a_fixed_batch():
 @pytest.mark.parametrize("bad, match", [
     (dict(beta=-1e-3), "beta"), (dict(beta=float("nan")), "beta"),
     (dict(num_classes=1), "num_classes"), (dict(test_samples=-1), "test_samples"),
+    (dict(posterior_scale="exp"), "posterior_scale"),
 ])
 def test_bad_config_is_a_clear_error(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -105,8 +133,6 @@ def test_cli_fit_and_test_error_metric(tmp_path):
 
 
 def test_cosine_schedule_falls_to_zero_over_the_budget(fit_learning_rates):
-    import math
-
     from lit_gen.data import ImageDataModule
 
     with pytest.raises(ValueError, match="lr_schedule"):
