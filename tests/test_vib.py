@@ -63,6 +63,8 @@ def test_softplus_scale_matches_alemis_parameterisation():
     model.loss_terms(x, y)["loss"].sum().backward()
     assert all(p.grad is None or torch.isfinite(p.grad).all() for p in model.parameters())
 
+
+def test_beta_zero_is_the_deterministic_network():
     torch.manual_seed(0)
     model = VIBClassifier(**TINY, beta=0.0)
     x, y = torch.randn(4, 12), torch.tensor([0, 1, 2, 1])
