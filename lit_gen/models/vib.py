@@ -114,7 +114,7 @@ class VIBClassifier(StagedLossModule):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, ...) → (mu, logvar)``, each ``(B, K)``."""
         mu, raw = self.encoder(x).chunk(2, dim=1)
-        if self.hparams.get("posterior_scale", "logvar") == "softplus":
+        if self.hparams.posterior_scale == "softplus":
             # σ floored at 1e-6 so log σ stays finite (and its gradient defined) in float32
             sigma = F.softplus(raw - SOFTPLUS_SHIFT).clamp_min(1e-6)
             return mu, 2.0 * sigma.log()
