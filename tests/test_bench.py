@@ -353,3 +353,83 @@ def test_metric_agreement_ranks_two_metrics_of_a_leaderboard(tmp_path, capsys):
     assert "gan-a-cifar10" in out and "1 / 3" in out and "vae-mnist" not in out
     assert "3 entries: Spearman rho -1.000, Kendall tau -1.000" in out
     assert agreement.main(["--results", str(tmp_path), "--match", "mnist"]) == 2
+
+
+class _FailAtEpoch:
+    """Wraps runner._build_cli so the fit raises at the start of ``epoch`` (an interruption)."""
+
+    def __init__(self, monkeypatch, epoch: int, seed: int | None = None):
+        import lightning as L
+
+        from lit_gen.bench import runner
+
+        original = runner._build_cli
+
+        class Interrupt(L.Callback):
+            def on_train_epoch_start(self, trainer, pl_module):
+                if trainer.current_epoch == epoch:
+                    raise RuntimeError("interrupted for the test")
+
+        def build(entry, run_seed, *args, **kwargs):
+            cli = original(entry, run_seed, *args, **kwargs)
+            if seed is None or run_seed == seed:
+                cli.trainer.callbacks.append(Interrupt())
+            return cli
+
+        monkeypatch.setattr(runner, "_build_cli", build)
+
+
+def test_interrupted_fit_resumes_from_its_last_epoch(tmp_path, monkeypatch, capsys):
+    """A fit that dies in epoch 2 of 3 continues from the end of epoch 1 on the next bench: the
+    run counts the samples of 3 epochs, records where it resumed, and its checkpoints go."""
+    extra = {"budget": {"max_epochs": 3}}
+    suite, out = make_suite(tmp_path, **extra), tmp_path / "out"
+    partial = out / "mini/work/tiny-a/seed=0/partial"
+    with monkeypatch.context() as patch:
+        _FailAtEpoch(patch, epoch=2)
+        assert bench(suite, out) == 1
+    assert (partial / "epoch-end.ckpt").is_file() and not (out / "mini/runs/tiny-a/seed=0.json").exists()
+    capsys.readouterr()
+    assert bench(suite, out) == 0
+    assert "resuming the interrupted fit" in capsys.readouterr().out
+    run = json.loads((out / "mini/runs/tiny-a/seed=0.json").read_text())
+    assert run["resumed"] == [{"epoch": 2}]
+    assert run["epochs"] == 3 and run["global_steps"] == 9 and run["train_samples"] == 9 * 50
+    assert not partial.exists()  # the result is written: its checkpoints are deleted
+
+    fresh = make_suite(tmp_path / "fresh", **extra)
+    assert bench(fresh, tmp_path / "fresh_out") == 0
+    alone = json.loads((tmp_path / "fresh_out/mini/runs/tiny-a/seed=0.json").read_text())
+    assert "resumed" not in alone and alone["train_samples"] == run["train_samples"]
+
+
+def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path, monkeypatch, capsys):
+    suite, out = make_suite(tmp_path, budget={"max_epochs": 3}), tmp_path / "out"
+    with monkeypatch.context() as patch:
+        _FailAtEpoch(patch, epoch=2)
+        assert bench(suite, out) == 1
+    changed = make_suite(tmp_path, budget={"max_epochs": 2})  # same folder, new hash
+    capsys.readouterr()
+    assert bench(changed, out) == 0
+    assert "resuming" not in capsys.readouterr().out
+    run = json.loads((out / "mini/runs/tiny-a/seed=0.json").read_text())
+    assert "resumed" not in run and run["global_steps"] == 6
+
+
+def test_restarts_resume_without_retraining_finished_restarts(tmp_path, monkeypatch, capsys):
+    extra = {"metrics": ["nelbo"], "metric_options": {}, "restarts": {"n": 2, "monitor": "val/loss"}}
+    suite, out = make_suite(tmp_path, **extra), tmp_path / "out"
+    with monkeypatch.context() as patch:
+        _FailAtEpoch(patch, epoch=0, seed=1000)  # restart 2 dies before it trains
+        assert bench(suite, out) == 1
+    capsys.readouterr()
+    assert bench(suite, out) == 0
+    assert "resuming the interrupted fit" in capsys.readouterr().out
+    run = json.loads((out / "mini/runs/tiny-a/seed=0.json").read_text())
+    assert run["resumed"] == [{"restart": 0, "epoch": 1}]  # restart 0 had finished its one epoch
+
+    plain = make_suite(tmp_path / "plain", **extra)
+    assert bench(plain, tmp_path / "plain_out") == 0
+    alone = json.loads((tmp_path / "plain_out/mini/runs/tiny-a/seed=0.json").read_text())
+    assert run["restarts"]["values"][0] == alone["restarts"]["values"][0]  # read back, not retrained
+    assert run["train_samples"] == alone["train_samples"]

@@ -72,3 +72,21 @@ def test_two_process_ddp_logs_the_single_process_value(single, cache, tmp_path):
     metrics, _ = _fit(cache, str(tmp_path), accelerator="cpu", devices=2, strategy="ddp_spawn")
     assert metrics[KEY] == pytest.approx(single[0][KEY], rel=1e-9)
     assert metrics["fidelity/is[classifier]"] == pytest.approx(single[0]["fidelity/is[classifier]"], rel=1e-9)
+
+
+def test_curve_survives_a_checkpoint_and_continues(single):
+    """A fit resumed from a checkpoint keeps the measured curve: the restored callback starts
+    from the saved history, batch count and training time instead of from zero."""
+    _, callback = single
+    saved = callback.state_dict()
+    assert len(saved["history"]) == 1 and saved["batches"] == 2 and saved["train_seconds"] > 0
+    resumed = FidelityCallback(metrics=("fid", "is"), n_fake=200, n_real=200)
+    assert resumed.state_key == callback.state_key  # the checkpoint's entry finds this callback
+    resumed.load_state_dict(saved)
+    resumed.on_fit_start(None, None)
+    assert resumed.history == callback.history and resumed._batches == 2
+    assert resumed.state_dict()["train_seconds"] >= saved["train_seconds"]
+    fresh = FidelityCallback(metrics=("fid", "is"), n_fake=200, n_real=200)
+    fresh.on_fit_start(None, None)
+    assert fresh.history == [] and fresh.state_dict()["train_seconds"] < saved["train_seconds"]
+    assert FidelityCallback(metrics=("fid",)).state_key != callback.state_key

@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lit-gen bench",
         description="Train and evaluate the entries of a benchmark suite (benchmarks/suites/<suite>/*.yaml) "
                     "and write per-run JSON results and leaderboard.{md,csv,json,png}. Finished runs whose "
-                    "configuration hash matches are skipped, so a killed run resumes where it stopped.")
+                    "configuration hash matches are skipped, and a run killed during training continues from its "
+                    "last epoch-end checkpoint, so a killed bench resumes where it stopped.")
     parser.add_argument("--suite", default="quick", help="suite name or folder (default: quick)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these entries")
     seeds = parser.add_mutually_exclusive_group()
@@ -51,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--accelerator", default="cpu", help="cpu, gpu, auto ... (default cpu)")
     parser.add_argument("--out", default=None, help="results folder (default: benchmarks/results)")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
-                        help="skip runs with a valid result of the same configuration (default on)")
+                        help="skip runs with a valid result of the same configuration and continue interrupted "
+                             "fits from their last epoch-end checkpoint (default on); --no-resume "
+                             "reruns everything from scratch")
     parser.add_argument("--list", action="store_true", help="list the suite's entries and exit")
     parser.add_argument("--report", action="store_true",
                         help="only rebuild the leaderboard from the result files already on disk")

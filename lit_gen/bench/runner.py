@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -22,6 +23,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lit_gen.bench.registry import get_metric
 from lit_gen.bench.results import (CorruptResultError, aggregate, read_result, run_path, write_leaderboard,
@@ -30,14 +32,24 @@ from lit_gen.bench.suite import Entry
 
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"  # a result's finished_at, UTC
 RESTART_SEED_STRIDE = 1000  # restart r of seed s trains with seed s + 1000 r; restart 0 is the plain run
+PARTIAL_DIR = "partial"  # in a run's work dir: epoch-end checkpoints of a fit that has not been scored yet
+PARTIAL_CHECKPOINT = "epoch-end"  # its checkpoint, overwritten at the end of every epoch
 
 
 class ThroughputCallback(L.Callback):
-    """Counts training samples (over all ranks) and the wall time of ``fit``."""
+    """Counts training samples (over all ranks) and the wall time of ``fit``.
 
-    def __init__(self) -> None:
+    Both counts are saved in checkpoints, so a fit resumed from one reports the totals of all
+    its pieces; ``resumed_at_epochs`` lists the epochs it was resumed at (``resuming_at``: this
+    piece's, when it starts from a checkpoint).
+    """
+
+    def __init__(self, resuming_at: int | None = None) -> None:
         self.samples = 0
         self.start = self.seconds = 0.0
+        self.earlier_seconds = 0.0  # wall time of the pieces before a resume
+        self.resuming_at = resuming_at
+        self.resumed_at_epochs: list[int] = []
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self.start = time.perf_counter()
@@ -48,7 +60,31 @@ class ThroughputCallback(L.Callback):
         self.samples += size * trainer.world_size
 
     def on_fit_end(self, trainer, pl_module) -> None:
-        self.seconds = time.perf_counter() - self.start
+        self.seconds = self.earlier_seconds + time.perf_counter() - self.start
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"samples": self.samples, "seconds": self.earlier_seconds + time.perf_counter() - self.start,
+                "resumed_at_epochs": list(self.resumed_at_epochs)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.samples, self.earlier_seconds = int(state_dict["samples"]), float(state_dict["seconds"])
+        self.resumed_at_epochs = list(state_dict.get("resumed_at_epochs", []))
+        if self.resuming_at is not None:
+            self.resumed_at_epochs.append(self.resuming_at)
+
+
+class EpochEndCheckpoint(ModelCheckpoint):
+    """The newest epoch-end checkpoint of a bench fit, ``<dirpath>/epoch-end.ckpt`` (overwritten),
+    with its own state key, apart from any ``ModelCheckpoint`` the config or Lightning adds."""
+
+    def __init__(self, dirpath: Path) -> None:
+        # save_top_k=1 without a monitor keeps just the newest epoch's checkpoint
+        super().__init__(dirpath=dirpath, filename=PARTIAL_CHECKPOINT, save_top_k=1, every_n_epochs=1,
+                         enable_version_counter=False)
+
+    @property
+    def state_key(self) -> str:
+        return type(self).__qualname__
 
 
 def is_rank_zero() -> bool:
@@ -92,6 +128,10 @@ def _quiet_lightning():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
         warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        # the bench's epoch-end checkpoint folder holds its config stamp, and a resumed fit's
+        # own logger folder is a new version: both are expected
+        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+        warnings.filterwarnings("ignore", message=".*dirpath has changed from.*")
         try:
             yield
         finally:
@@ -136,10 +176,35 @@ def _versions() -> dict[str, Any]:
                                     "git_commit")}
 
 
-def _fit(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str):
+def _resume_checkpoint(partial: Path, config_hash: str, resume: bool) -> tuple[Path | None, int | None]:
+    """The epoch-end checkpoint an interrupted fit of this configuration left in ``partial`` and
+    the epoch training resumes at, or ``(None, None)``; any other checkpoint there (another
+    configuration, unreadable, or ``resume`` off) is deleted."""
+    checkpoint, stamp = partial / f"{PARTIAL_CHECKPOINT}.ckpt", partial / "config_hash"
+    if resume and checkpoint.is_file() and stamp.is_file() and stamp.read_text().strip() == config_hash:
+        try:  # a kill while it was being written leaves a truncated file
+            saved_epoch = torch.load(checkpoint, map_location="cpu", weights_only=False)["epoch"]
+            return checkpoint, int(saved_epoch) + 1  # saved at the end of that epoch
+        except Exception as err:
+            say(f"  ! {checkpoint} is unreadable ({type(err).__name__}); training from the start")
+    if partial.exists() and is_rank_zero():
+        shutil.rmtree(partial)
+    return None, None
+
+
+def _fit(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
+         config_hash: str = "", resume: bool = True):
     """Train ``entry`` once with ``seed``: the CLI objects, the throughput callback and the curve
-    callback (None without ``entry.curve``)."""
-    throughput = ThroughputCallback()
+    callback (None without ``entry.curve``).
+
+    The fit saves a checkpoint at the end of every epoch in ``work_dir/partial``; if one from an
+    interrupted fit of the same ``config_hash`` is there (and ``resume``), training continues
+    from it: the epoch, optimiser, schedule, ``max_time`` clock and the sample/time counts carry
+    on (the random streams start afresh, so a resumed run is not bit-identical to one piece).
+    """
+    partial = work_dir / PARTIAL_DIR
+    resume_from, resume_epoch = _resume_checkpoint(partial, config_hash, resume)
+    throughput = ThroughputCallback(resuming_at=resume_epoch)
     extra: list[L.Callback] = [throughput]
     curve = None
     if entry.curve is not None:
@@ -150,50 +215,74 @@ def _fit(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, acce
         except TypeError as err:
             raise ValueError(f"entry {entry.name}: bad curve arguments {entry.curve}: {err}") from None
         extra.append(curve)
+    if is_rank_zero():
+        partial.mkdir(parents=True, exist_ok=True)
+        (partial / "config_hash").write_text(config_hash + "\n")
+    extra.append(EpochEndCheckpoint(partial))
     cli = _build_cli(entry, seed, root, work_dir, devices, accelerator)
     cli.trainer.callbacks.extend(extra)
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    if resume_from is not None:
+        say(f"  resuming the interrupted fit at epoch {resume_epoch} from {resume_from}")
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=resume_from)
     return cli, throughput, curve
 
 
-def _monitored(cli, entry: Entry) -> float:
+def _monitored(cli, entry: Entry, record: Path) -> float:
     """The restart criterion logged by the fit just finished, rank 0's value on every rank (so all
-    ranks keep the same restart)."""
+    ranks keep the same restart). It is written to ``record``; a fit resumed after it had
+    finished logs nothing, and its value is read back from there."""
     monitor, logged = entry.restarts["monitor"], cli.trainer.callback_metrics
+    if monitor not in logged and record.is_file():
+        return float(json.loads(record.read_text())[monitor])
     if monitor not in logged:
         raise ValueError(f"entry {entry.name}: restarts.monitor {monitor!r} was not logged; "
                          f"logged: {sorted(logged)}")
-    return float(cli.trainer.strategy.broadcast(float(logged[monitor]), src=0))
+    value = float(cli.trainer.strategy.broadcast(float(logged[monitor]), src=0))
+    if is_rank_zero() and record.parent.is_dir():
+        record.write_text(json.dumps({monitor: value}))
+    return value
 
 
-def _fit_with_restarts(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str):
+def _fit_with_restarts(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
+                       config_hash: str = "", resume: bool = True):
     """``_fit`` once, or ``entry.restarts.n`` times keeping the best run by its monitor. Returns the
-    kept run's (cli, curve), the training seconds and samples of all runs, and the restart record."""
+    kept run's (cli, curve), the training seconds and samples of all runs, and the restart record.
+
+    Each restart's monitored value is kept beside its checkpoint, so an interrupted run resumes
+    without retraining the restarts it had finished."""
     if entry.restarts is None:
-        cli, throughput, curve = _fit(entry, seed, root, work_dir, devices, accelerator)
-        return cli, curve, throughput.seconds, throughput.samples, None
+        cli, throughput, curve = _fit(entry, seed, root, work_dir, devices, accelerator, config_hash, resume)
+        return (cli, curve, throughput.seconds, throughput.samples, None,
+                [{"epoch": e} for e in throughput.resumed_at_epochs])
     sign = 1.0 if entry.restarts["mode"] == "min" else -1.0
-    seeds, values, badness, seconds, samples = [], [], [], 0.0, 0
+    seeds, values, badness, seconds, samples, resumed = [], [], [], 0.0, 0, []
     for r in range(entry.restarts["n"]):
         seeds.append(seed + RESTART_SEED_STRIDE * r)
         say(f"  restart {r + 1}/{entry.restarts['n']} (seed {seeds[-1]})")
-        cli, throughput, curve = _fit(entry, seeds[-1], root, work_dir / f"restart={r}", devices, accelerator)
+        restart_dir = work_dir / f"restart={r}"
+        cli, throughput, curve = _fit(entry, seeds[-1], root, restart_dir, devices, accelerator, config_hash, resume)
         seconds, samples = seconds + throughput.seconds, samples + throughput.samples
-        values.append(_monitored(cli, entry))
+        resumed += [{"restart": r, "epoch": e} for e in throughput.resumed_at_epochs]
+        values.append(_monitored(cli, entry, restart_dir / PARTIAL_DIR / "monitored.json"))
         badness.append(sign * values[-1] if math.isfinite(values[-1]) else math.inf)
         best = min(range(len(badness)), key=badness.__getitem__)  # the first of equals
         if best == r:
             kept = (cli, curve)  # only the best run so far stays in memory
         say(f"    {entry.restarts['monitor']} = {values[-1]:.6g}" + (" (best so far)" if best == r else ""))
-    return (*kept, seconds, samples, {**entry.restarts, "seeds": seeds, "values": values, "kept": best})
+    return (*kept, seconds, samples, {**entry.restarts, "seeds": seeds, "values": values, "kept": best}, resumed)
 
 
 def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
-            config_hash: str) -> dict[str, Any]:
+            config_hash: str, resume: bool = True) -> dict[str, Any]:
     """Train ``entry`` with ``seed`` (``entry.restarts.n`` times if it has restarts, keeping the
-    best by its label-free monitor), compute its metrics and return the result record."""
+    best by its label-free monitor), compute its metrics and return the result record.
+
+    With ``resume``, a fit interrupted earlier continues from its last epoch-end checkpoint
+    (see :func:`_fit`); the record's ``resumed`` lists where. The caller deletes the
+    checkpoints (:func:`discard_partial`) once the record is written."""
     with _quiet_lightning():
-        cli, curve, seconds, samples, restarts = _fit_with_restarts(entry, seed, root, work_dir, devices, accelerator)
+        cli, curve, seconds, samples, restarts, resumed = _fit_with_restarts(
+            entry, seed, root, work_dir, devices, accelerator, config_hash, resume)
         # the weights the metrics below score (a ModelCheckpoint's last.ckpt may be older);
         # `--rescore` loads them again to add metrics later
         cli.trainer.save_checkpoint(work_dir / "final.ckpt")
@@ -226,9 +315,16 @@ def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, a
         "versions": _versions(),
         "torch_threads": torch.get_num_threads(),
         **({"restarts": restarts} if restarts is not None else {}),
+        **({"resumed": resumed} if resumed else {}),
         **({"curve": {"points": curve.history, "protocol": curve.last_result.protocol if curve.last_result else {}}}
            if curve is not None else {}),
     }
+
+
+def discard_partial(work_dir: Path) -> None:
+    """Delete the epoch-end checkpoints of a run's fits (``work_dir/**/partial``): its result is written."""
+    for partial in sorted(work_dir.glob(f"**/{PARTIAL_DIR}")):
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 class RescoreError(RuntimeError):
@@ -362,8 +458,8 @@ def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devic
         say(f"[{i + 1}/{len(todo)}] {entry.name} seed={seed} (elapsed {_fmt_seconds(elapsed)}{eta})")
         run_start = time.perf_counter()
         try:
-            result = run_one(entry, seed, root, suite_dir / "work" / entry.name / f"seed={seed}",
-                             devices, accelerator, config_hash)
+            work_dir = suite_dir / "work" / entry.name / f"seed={seed}"
+            result = run_one(entry, seed, root, work_dir, devices, accelerator, config_hash, resume)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as err:  # one broken entry must not lose the rest of the suite
@@ -376,6 +472,7 @@ def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devic
         say(f"  = {metrics} ({_fmt_seconds(time.perf_counter() - run_start)})")
         if is_rank_zero():
             write_result(path, result)
+            discard_partial(work_dir)
             refresh_leaderboard(suite, entries, suite_dir, root, command)
     rows = refresh_leaderboard(suite, entries, suite_dir, root, command)
     if rows:

@@ -67,6 +67,7 @@ class FidelityCallback(L.Callback):
         self._fit_start = self._measure_seconds = 0.0
         self._batches = 0  # our own count: manual-optimisation modules step global_step per optimiser
         self._measured_at = -1  # batch count of the last measurement (no duplicate at epoch end)
+        self._restored_seconds: float | None = None  # training seconds before a resume (load_state_dict)
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage != "fit":
@@ -88,8 +89,30 @@ class FidelityCallback(L.Callback):
         self._raise_on_any_rank(trainer, error)
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._fit_start, self._measure_seconds = time.perf_counter(), 0.0
-        self._batches, self._measured_at, self.history = 0, -1, []
+        self._measure_seconds = 0.0
+        if self._restored_seconds is None:
+            self._fit_start = time.perf_counter()
+            self._batches, self._measured_at, self.history = 0, -1, []
+        else:  # resumed from a checkpoint (restored before this hook): the curve carries on
+            self._fit_start = time.perf_counter() - self._restored_seconds
+            self._restored_seconds = None
+
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(extractor=self.extractor, metrics=self.metrics,
+                                        every_n_epochs=self.every_n_epochs,
+                                        every_n_train_steps=self.every_n_train_steps)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The curve so far, so a fit resumed from a checkpoint continues it."""
+        return {"history": [dict(point) for point in self.history], "batches": self._batches,
+                "measured_at": self._measured_at,
+                "train_seconds": time.perf_counter() - self._fit_start - self._measure_seconds}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = [dict(point) for point in state_dict["history"]]
+        self._batches, self._measured_at = int(state_dict["batches"]), int(state_dict["measured_at"])
+        self._restored_seconds = float(state_dict["train_seconds"])
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch,
                            batch_idx: int) -> None:
