@@ -91,6 +91,37 @@ def test_augmentation_terms_match_hand_computation():
     torch.testing.assert_close(terms["nelbo"], terms["recon"] + terms["latent_kl"] + terms["cat_kl"])
 
 
+def test_contrastive_term_is_nt_xent_by_hand():
+    """NT-Xent of 2 images (4 codes): each code's partner against the 2 others, by hand."""
+    a = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    b = torch.tensor([[1.0, 1.0], [0.0, -1.0]])
+    t = 0.5
+    codes = [v / v.norm() for v in (a[0], a[1], b[0], b[1])]
+    partner = {0: 2, 1: 3, 2: 0, 3: 1}
+
+    def loss(i: int) -> torch.Tensor:
+        others = [j for j in range(4) if j != i]
+        logits = torch.stack([codes[i] @ codes[j] / t for j in others])
+        return -(codes[i] @ codes[partner[i]] / t - torch.logsumexp(logits, 0))
+
+    expected = torch.stack([(loss(0) + loss(2)) / 2, (loss(1) + loss(3)) / 2])
+    torch.testing.assert_close(ClusterVAE.nt_xent(a, b, t), expected)
+    # identical views of well separated images: each partner is found with near certainty
+    sharp = ClusterVAE.nt_xent(torch.eye(2), torch.eye(2), 0.05)
+    assert (sharp < 1e-6).all()
+    # in the module, with zero-range warps (identical views): the term and its weight in the loss
+    torch.manual_seed(0)
+    model = ClusterVAE(**TINY, contrastive_weight=2.0, contrastive_temperature=t,
+                       augment_rotation=0, augment_shift=0, augment_scale=0)
+    x = torch.rand(3, 1, 8, 8)
+    torch.manual_seed(1)
+    terms = model.loss_terms(x)
+    mu = model.encoder(x).chunk(2, dim=1)[0]
+    torch.testing.assert_close(terms["contrastive"], ClusterVAE.nt_xent(mu, mu, t))
+    torch.testing.assert_close(terms["loss"], 2.5 * terms["recon"] + terms["latent_kl"] + terms["cat_kl"]
+                               + 2.0 * terms["contrastive"])
+
+
 def test_vat_term_follows_the_hessian_power_iteration():
     # for a small probe, one power iteration turns the probe d into H d, H the Hessian at r = 0 of
     # KL(p(y|mu(x)) ‖ p(y|mu(x + r))): the adversarial direction is checked against that Hessian
@@ -195,6 +226,8 @@ def test_sampling_and_prediction_shapes():
     (dict(pair_mi_weight=float("inf")), "pair_mi_weight"),
     (dict(vat_weight=-1.0), "vat_weight"),
     (dict(vat_epsilon=0.0), "vat_epsilon"),
+    (dict(contrastive_weight=-1.0), "contrastive_weight"),
+    (dict(contrastive_temperature=0.0), "contrastive_temperature"),
     (dict(augment_scale=1.0), "augment_scale"),
 ])
 def test_bad_config_is_a_clear_error(bad, match):

@@ -26,8 +26,8 @@ from lit_gen.metrics.clustering import ClusterAccuracy, ClusterPurity
 from lit_gen.models.base import epoch_means
 from lit_gen.models.vae import VAE, gaussian_kl, gaussian_log_prob
 
-TERMS = ("loss", "nelbo", "recon", "latent_kl", "cat_kl", "invariance", "consistency", "balance", "confidence",
-         "pair_mi", "vat")
+TERMS = ("loss", "nelbo", "recon", "latent_kl", "cat_kl", "invariance", "contrastive", "consistency", "balance",
+         "confidence", "pair_mi", "vat")
 
 
 class ClusterVAE(VAE):
@@ -54,6 +54,12 @@ class ClusterVAE(VAE):
         invariance_weight: weight of ``‖mu(a(x)) − mu(x)‖²``, with ``a`` a random affine warp
             (:func:`lit_gen.data.augment.random_affine`): the code of an image should not move
             when the digit is shifted or tilted a little. 0 = off (the post).
+        contrastive_weight: weight of the NT-Xent loss (SimCLR, Chen et al. 2020) between the
+            codes of an image and of its warp: ``cos(mu(x), mu(a(x))) / τ`` must beat the
+            similarities to every other image of the batch (and its warp). Where ``invariance``
+            only pulls the two codes together, this also pushes different images apart, so the
+            codes of a class gather while the classes separate. 0 = off (the post).
+        contrastive_temperature: τ of the NT-Xent loss (> 0).
         consistency_weight: weight of ``KL(p(y|mu(x)) ‖ p(y|mu(a(x))))`` (the first side held
             fixed): the cluster should not change under the warp. 0 = off (the post).
         balance_weight: weight of ``−H(mean_batch p(y|mu(x)))``: keeps every cluster in use
@@ -97,6 +103,8 @@ class ClusterVAE(VAE):
         init_means: Literal["random", "kmeans"] = "random",
         init_samples: int = 10000,
         invariance_weight: float = 0.0,
+        contrastive_weight: float = 0.0,
+        contrastive_temperature: float = 0.5,
         consistency_weight: float = 0.0,
         balance_weight: float = 0.0,
         confidence_weight: float = 0.0,
@@ -126,12 +134,14 @@ class ClusterVAE(VAE):
         if init_means == "kmeans" and pretrain_epochs < 1:
             raise ValueError("ClusterVAE: init_means='kmeans' needs pretrain_epochs >= 1 "
                              "(K-Means runs on the pre-trained codes)")
-        for name, value in (("invariance_weight", invariance_weight), ("consistency_weight", consistency_weight),
+        for name, value in (("invariance_weight", invariance_weight), ("contrastive_weight", contrastive_weight),
+                            ("consistency_weight", consistency_weight),
                             ("balance_weight", balance_weight), ("confidence_weight", confidence_weight),
                             ("pair_mi_weight", pair_mi_weight), ("vat_weight", vat_weight)):
             if not (value >= 0 and math.isfinite(value)):
                 raise ValueError(f"ClusterVAE: {name} must be a finite number >= 0, got {value}")
-        for name, value in (("vat_epsilon", vat_epsilon), ("vat_xi", vat_xi)):
+        for name, value in (("vat_epsilon", vat_epsilon), ("vat_xi", vat_xi),
+                            ("contrastive_temperature", contrastive_temperature)):
             if not (value > 0 and math.isfinite(value)):
                 raise ValueError(f"ClusterVAE: {name} must be a finite number > 0, got {value}")
         check_warp_ranges(augment_rotation, augment_shift, augment_scale, "ClusterVAE",
@@ -206,27 +216,31 @@ class ClusterVAE(VAE):
                  **self.augmentation_terms(x, mu)}
         h = self.hparams
         terms["loss"] = (h.recon_weight * recon + latent_kl + cat_kl + h.invariance_weight * terms["invariance"]
+                         + h.contrastive_weight * terms["contrastive"]
                          + h.consistency_weight * terms["consistency"] + h.balance_weight * terms["balance"]
                          + h.confidence_weight * terms["confidence"] + h.pair_mi_weight * terms["pair_mi"]
                          + h.vat_weight * terms["vat"])
         return terms
 
     def augmentation_terms(self, x: torch.Tensor, mu: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``invariance``, ``consistency``, ``balance``, ``confidence``, ``pair_mi`` and ``vat`` (each
+        """``invariance``, ``contrastive``, ``consistency``, ``balance``, ``confidence``, ``pair_mi`` and ``vat`` (each
         ``(B,)``; zeros when their weights are 0). ``mu`` ``(B, latent_dim)`` is the encoder mean of ``x``.
 
         ``balance`` = −H(batch mean of p(y|mu(x))), a batch-level value repeated per image.
-        While pre-training only ``invariance`` is on (the clusters are not trained yet).
+        While pre-training only ``invariance`` and ``contrastive`` are on (the clusters are not
+        trained yet).
         """
         h = self.hparams
         zeros = torch.zeros_like(mu[:, 0])
-        terms = {"invariance": zeros, "consistency": zeros, "balance": zeros, "confidence": zeros,
+        terms = {"invariance": zeros, "contrastive": zeros, "consistency": zeros, "balance": zeros, "confidence": zeros,
                  "pair_mi": zeros, "vat": zeros}
         clusters_on = not self.pretraining
-        warp = h.invariance_weight > 0 or (clusters_on and (h.consistency_weight > 0 or h.pair_mi_weight > 0))
+        warp = h.invariance_weight > 0 or h.contrastive_weight > 0 or (clusters_on and (h.consistency_weight > 0 or h.pair_mi_weight > 0))
         if warp:
             mu_warped = self.encode(random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale))[0]
             terms["invariance"] = (mu_warped - mu).pow(2).sum(1)
+            if h.contrastive_weight > 0:
+                terms["contrastive"] = self.nt_xent(mu, mu_warped, h.contrastive_temperature)
         if clusters_on and (h.consistency_weight > 0 or h.balance_weight > 0 or h.confidence_weight > 0
                             or h.pair_mi_weight > 0 or h.vat_weight > 0):
             log_p = F.log_softmax(self.cluster_logits(mu), dim=1)
@@ -263,6 +277,21 @@ class ClusterVAE(VAE):
         (direction,) = torch.autograd.grad(kl, probe)
         r_adv = h.vat_epsilon * per_image_unit(direction)
         return self.categorical_kl(target, self.cluster_log_probs(x + r_adv))
+
+    @staticmethod
+    def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
+        """NT-Xent loss in nats per pair ``(B,)`` of two views ``a``, ``b`` ``(B, D)`` of a batch.
+
+        Each of the 2B codes must pick its partner (row b of the other view) out of the other
+        2B − 1 by cosine similarity / ``temperature``; the two directions are averaged.
+        """
+        n = a.shape[0]
+        codes = F.normalize(torch.cat([a, b]), dim=1)
+        logits = codes @ codes.t() / temperature
+        logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=a.device), float("-inf"))
+        partner = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(a.device)
+        per_code = F.cross_entropy(logits, partner, reduction="none")
+        return (per_code[:n] + per_code[n:]) / 2
 
     @staticmethod
     def categorical_kl(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
