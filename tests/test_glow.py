@@ -114,6 +114,43 @@ def test_bad_sizes_raise_clear_errors():
         Glow(preprocess="log")
     with pytest.raises(ValueError, match="alpha"):
         Glow(preprocess="logit", logit_alpha=0.0)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        Glow(lr_schedule="linear")
+
+
+def test_cosine_rate_follows_the_max_time_clock(monkeypatch, tmp_path):
+    """With a wall-clock budget the cosine is driven by the Timer: a fake clock that advances a
+    quarter of max_time per step gives the rates of a half cosine at 0, 1/4, 1/2 and 3/4, and the
+    Timer stops the fit at the end of the budget (the step budget, 100 epochs, is far away)."""
+    from lightning.pytorch.callbacks import Timer
+
+    clock = {"seconds": 0.0}
+    monkeypatch.setattr(Timer, "time_elapsed", lambda self, stage="train": clock["seconds"])
+    rates = []
+
+    class Probe(L.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            rates.append(trainer.optimizers[0].param_groups[0]["lr"])
+            clock["seconds"] += 25.0
+
+    L.seed_everything(0)
+    dm = ImageDataModule(name="digits", image_size=8, batch_size=64)
+    model = tiny_glow(lr=1e-3, warmup_steps=1, lr_schedule="cosine")
+    trainer = L.Trainer(max_time={"seconds": 100}, max_epochs=100, limit_train_batches=2, limit_val_batches=0,
+                        logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, default_root_dir=tmp_path, callbacks=[Probe()])
+    trainer.fit(model, datamodule=dm)
+    expected = [1e-3 * 0.5 * (1 + math.cos(math.pi * q)) for q in (0.0, 0.25, 0.5, 0.75)]
+    assert rates == pytest.approx(expected)
+    assert trainer.global_step == 4
+
+
+def test_cosine_rate_needs_a_finite_budget(tmp_path):
+    dm = ImageDataModule(name="digits", image_size=8, batch_size=64)
+    trainer = L.Trainer(max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, default_root_dir=tmp_path)
+    with pytest.raises(ValueError, match="finite budget"):
+        trainer.fit(tiny_glow(lr_schedule="cosine"), datamodule=dm)
 
 
 def test_bpd_and_param_count_bench_metrics(tmp_path):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import lightning as L
 import torch
@@ -29,26 +29,57 @@ def budget_steps(module: L.LightningModule) -> int:
     return int(steps)
 
 
+def budget_progress(module: L.LightningModule) -> Callable[[int], float]:
+    """``progress(step)``: the fraction of the trainer's budget used after ``step`` optimizer
+    steps, for a schedule that must end with the run. Of the step budget (``max_epochs`` /
+    ``max_steps``) and the ``max_time`` clock (Lightning's ``Timer``, which a resumed run carries
+    over), whichever runs out first. The clock is rank 0's, broadcast, so DDP ranks agree on the
+    learning rate. A clear error when neither budget is finite."""
+    from lightning.pytorch.callbacks import Timer
+
+    trainer = module.trainer
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer) and c.time_remaining() is not None), None)
+    steps = trainer.estimated_stepping_batches
+    if timer is None and not math.isfinite(steps):
+        raise ValueError("lr_schedule='cosine' needs a finite budget: set trainer.max_epochs, max_steps or max_time")
+
+    def progress(step: int) -> float:
+        done = step / steps if math.isfinite(steps) else 0.0
+        if timer is not None:
+            elapsed = timer.time_elapsed()
+            clock = elapsed / max(1e-9, elapsed + timer.time_remaining())
+            done = max(done, float(trainer.strategy.broadcast(clock, src=0)))
+        return done
+
+    return progress
+
+
 def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int = 0,
-                  total_steps: int | None = None) -> dict:
+                  total_steps: int | None = None, progress: Callable[[int], float] | None = None) -> dict:
     """A per-step learning-rate schedule for Lightning: linear warm-up over ``warmup_steps``,
-    then constant (``total_steps`` None) or a half cosine from 1 to 0 at ``total_steps``."""
+    then constant (``total_steps`` and ``progress`` None) or a half cosine from 1 to 0 at
+    ``total_steps``, or as ``progress(step)`` (see :func:`budget_progress`) goes from 0 to 1."""
 
     def factor(step: int) -> float:
         if step < warmup_steps:
             return (step + 1) / warmup_steps
-        if total_steps is None:
+        if progress is not None:
+            done = progress(step)
+        elif total_steps is None:
             return 1.0
-        done = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
+        else:
+            done = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, done))))
 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
-def adam_with_linear_warmup(module: L.LightningModule, lr: float, warmup_steps: int) -> dict:
-    """Adam whose learning rate rises linearly over ``warmup_steps`` optimizer steps (flows need it)."""
-    return warmup_cosine(torch.optim.Adam(module.parameters(), lr=lr), warmup_steps)
+def adam_with_linear_warmup(module: L.LightningModule, lr: float, warmup_steps: int, cosine: bool = False) -> dict:
+    """Adam whose learning rate rises linearly over ``warmup_steps`` optimizer steps (flows need
+    it), then stays, or with ``cosine`` falls to 0 as the budget runs out (:func:`budget_progress`)."""
+    return warmup_cosine(torch.optim.Adam(module.parameters(), lr=lr), warmup_steps,
+                         progress=budget_progress(module) if cosine else None)
 
 
 class StagedLossModule(L.LightningModule):

@@ -43,6 +43,9 @@ class FVAE(StagedLossModule):
         sigma2: initial σ₂ (pixel std of the likelihood, learned; pixels in [0, 1]).
         lr: Adam learning rate (linear warm-up over ``warmup_steps``).
         warmup_steps: optimizer steps of warm-up.
+        lr_schedule: ``constant`` after the warm-up, or ``cosine``: the rate falls to 0 as the
+            trainer's budget runs out, by steps (``max_epochs``/``max_steps``) or by the
+            ``max_time`` clock, whichever ends first (wall-clock budgets are the cpu suite's).
     """
 
     def __init__(
@@ -59,8 +62,11 @@ class FVAE(StagedLossModule):
         sigma2: float = 0.1,
         lr: float = 1e-3,
         warmup_steps: int = 200,
+        lr_schedule: Literal["constant", "cosine"] = "constant",
     ):
         super().__init__()
+        if lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
         if sigma1 <= 0 or sigma2 <= 0:
             raise ValueError(f"sigma1 and sigma2 must be > 0, got {sigma1}, {sigma2}")
         self.save_hyperparameters()
@@ -136,4 +142,5 @@ class FVAE(StagedLossModule):
         return loss
 
     def configure_optimizers(self):
-        return adam_with_linear_warmup(self, self.hparams.lr, self.hparams.warmup_steps)
+        h = self.hparams
+        return adam_with_linear_warmup(self, h.lr, h.warmup_steps, cosine=h.lr_schedule == "cosine")

@@ -63,6 +63,9 @@ class Glow(StagedLossModule):
             sees ``logit(α + (1 − 2α)(y + ½))``, as RealNVP; see :class:`LogitTransform`).
         logit_alpha: ``α`` of the logit pre-processing, in (0, ½). 1e-6 (MAF's MNIST value) beat
             RealNVP's CIFAR-10 value 0.05 by 0.75 bits/dim after 6 minutes on MNIST (docs/flows.md).
+        lr_schedule: ``constant`` after the warm-up, or ``cosine``: the rate falls to 0 as the
+            trainer's budget runs out, by steps (``max_epochs``/``max_steps``) or by the
+            ``max_time`` clock, whichever ends first (wall-clock budgets are the cpu suite's).
     """
 
     def __init__(
@@ -78,8 +81,11 @@ class Glow(StagedLossModule):
         warmup_steps: int = 200,
         preprocess: Literal["shift", "logit"] = "shift",
         logit_alpha: float = 1e-6,
+        lr_schedule: Literal["constant", "cosine"] = "constant",
     ):
         super().__init__()
+        if lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
         if not 1 <= n_bits <= 8:
             raise ValueError(f"n_bits must be in 1..8, got {n_bits}")
         if preprocess not in ("shift", "logit"):
@@ -136,4 +142,5 @@ class Glow(StagedLossModule):
         return loss
 
     def configure_optimizers(self):
-        return adam_with_linear_warmup(self, self.hparams.lr, self.hparams.warmup_steps)
+        h = self.hparams
+        return adam_with_linear_warmup(self, h.lr, h.warmup_steps, cosine=h.lr_schedule == "cosine")
