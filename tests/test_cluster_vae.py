@@ -120,6 +120,19 @@ def test_contrastive_term_is_nt_xent_by_hand():
     torch.testing.assert_close(terms["contrastive"], ClusterVAE.nt_xent(mu, mu, t))
     torch.testing.assert_close(terms["loss"], 2.5 * terms["recon"] + terms["latent_kl"] + terms["cat_kl"]
                                + 2.0 * terms["contrastive"])
+    # two_warps pairs the warp of the other terms with a second, independent warp
+    model = ClusterVAE(**TINY, contrastive_weight=1.0, contrastive_temperature=t, contrastive_views="two_warps",
+                       augment_rotation=0, augment_shift=1, augment_scale=0)
+    torch.manual_seed(1)
+    torch.randn(3, 3)  # loss_terms draws z first, then the first warp, then the second
+    first, second = random_affine(x, 0, 1, 0), random_affine(x, 0, 1, 0)
+    assert not torch.equal(first, second)
+    torch.manual_seed(1)
+    terms = model.loss_terms(x)
+    mu_first, mu_second = (model.encoder(v).chunk(2, dim=1)[0] for v in (first, second))
+    torch.testing.assert_close(terms["contrastive"], ClusterVAE.nt_xent(mu_second, mu_first, t))
+    mu = model.encoder(x).chunk(2, dim=1)[0]
+    torch.testing.assert_close(terms["invariance"], (mu_first - mu).pow(2).sum(1))  # the first warp's
 
 
 def test_vat_term_follows_the_hessian_power_iteration():
@@ -228,6 +241,7 @@ def test_sampling_and_prediction_shapes():
     (dict(vat_epsilon=0.0), "vat_epsilon"),
     (dict(contrastive_weight=-1.0), "contrastive_weight"),
     (dict(contrastive_temperature=0.0), "contrastive_temperature"),
+    (dict(contrastive_views="three"), "contrastive_views"),
     (dict(augment_scale=1.0), "augment_scale"),
 ])
 def test_bad_config_is_a_clear_error(bad, match):

@@ -60,6 +60,9 @@ class ClusterVAE(VAE):
             only pulls the two codes together, this also pushes different images apart, so the
             codes of a class gather while the classes separate. 0 = off (the post).
         contrastive_temperature: τ of the NT-Xent loss (> 0).
+        contrastive_views: the two views the NT-Xent loss pairs: ``image_and_warp`` (``x`` and
+            the warp ``a(x)`` the other terms use) or ``two_warps`` (``a(x)`` and a second,
+            independent warp ``a'(x)``, as SimCLR's two augmented views; one more encoder pass).
         consistency_weight: weight of ``KL(p(y|mu(x)) ‖ p(y|mu(a(x))))`` (the first side held
             fixed): the cluster should not change under the warp. 0 = off (the post).
         balance_weight: weight of ``−H(mean_batch p(y|mu(x)))``: keeps every cluster in use
@@ -105,6 +108,7 @@ class ClusterVAE(VAE):
         invariance_weight: float = 0.0,
         contrastive_weight: float = 0.0,
         contrastive_temperature: float = 0.5,
+        contrastive_views: Literal["image_and_warp", "two_warps"] = "image_and_warp",
         consistency_weight: float = 0.0,
         balance_weight: float = 0.0,
         confidence_weight: float = 0.0,
@@ -127,6 +131,9 @@ class ClusterVAE(VAE):
             raise ValueError(f"ClusterVAE: likelihood must be 'mse', 'bernoulli' or 'gaussian', got {likelihood!r}")
         if classifier not in ("mlp", "gaussian"):
             raise ValueError(f"ClusterVAE: classifier must be 'mlp' or 'gaussian', got {classifier!r}")
+        if contrastive_views not in ("image_and_warp", "two_warps"):
+            raise ValueError(f"ClusterVAE: contrastive_views must be 'image_and_warp' or 'two_warps', "
+                             f"got {contrastive_views!r}")
         if init_means not in ("random", "kmeans"):
             raise ValueError(f"ClusterVAE: init_means must be 'random' or 'kmeans', got {init_means!r}")
         if pretrain_epochs < 0:
@@ -240,7 +247,10 @@ class ClusterVAE(VAE):
             mu_warped = self.encode(random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale))[0]
             terms["invariance"] = (mu_warped - mu).pow(2).sum(1)
             if h.contrastive_weight > 0:
-                terms["contrastive"] = self.nt_xent(mu, mu_warped, h.contrastive_temperature)
+                other = mu
+                if h.contrastive_views == "two_warps":
+                    other = self.encode(random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale))[0]
+                terms["contrastive"] = self.nt_xent(other, mu_warped, h.contrastive_temperature)
         if clusters_on and (h.consistency_weight > 0 or h.balance_weight > 0 or h.confidence_weight > 0
                             or h.pair_mi_weight > 0 or h.vat_weight > 0):
             log_p = F.log_softmax(self.cluster_logits(mu), dim=1)
