@@ -230,8 +230,9 @@ class ClusterVAE(VAE):
         return terms
 
     def augmentation_terms(self, x: torch.Tensor, mu: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``invariance``, ``contrastive``, ``consistency``, ``balance``, ``confidence``, ``pair_mi`` and ``vat`` (each
-        ``(B,)``; zeros when their weights are 0). ``mu`` ``(B, latent_dim)`` is the encoder mean of ``x``.
+        """``invariance``, ``contrastive``, ``consistency``, ``balance``, ``confidence``, ``pair_mi``
+        and ``vat`` (each ``(B,)``; zeros when their weights are 0). ``mu`` ``(B, latent_dim)`` is
+        the encoder mean of ``x``.
 
         ``balance`` = −H(batch mean of p(y|mu(x))), a batch-level value repeated per image.
         While pre-training only ``invariance`` and ``contrastive`` are on (the clusters are not
@@ -239,10 +240,11 @@ class ClusterVAE(VAE):
         """
         h = self.hparams
         zeros = torch.zeros_like(mu[:, 0])
-        terms = {"invariance": zeros, "contrastive": zeros, "consistency": zeros, "balance": zeros, "confidence": zeros,
-                 "pair_mi": zeros, "vat": zeros}
+        terms = {"invariance": zeros, "contrastive": zeros, "consistency": zeros, "balance": zeros,
+                 "confidence": zeros, "pair_mi": zeros, "vat": zeros}
         clusters_on = not self.pretraining
-        warp = h.invariance_weight > 0 or h.contrastive_weight > 0 or (clusters_on and (h.consistency_weight > 0 or h.pair_mi_weight > 0))
+        warp = (h.invariance_weight > 0 or h.contrastive_weight > 0
+                or (clusters_on and (h.consistency_weight > 0 or h.pair_mi_weight > 0)))
         if warp:
             mu_warped = self.encode(random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale))[0]
             terms["invariance"] = (mu_warped - mu).pow(2).sum(1)
