@@ -246,12 +246,12 @@ class ClusterVAE(VAE):
         warp = (h.invariance_weight > 0 or h.contrastive_weight > 0
                 or (clusters_on and (h.consistency_weight > 0 or h.pair_mi_weight > 0)))
         if warp:
-            mu_warped = self.encode(random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale))[0]
+            mu_warped = self.warped_code(x)
             terms["invariance"] = (mu_warped - mu).pow(2).sum(1)
             if h.contrastive_weight > 0:
                 other = mu
                 if h.contrastive_views == "two_warps":
-                    other = self.encode(random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale))[0]
+                    other = self.warped_code(x)
                 terms["contrastive"] = self.nt_xent(other, mu_warped, h.contrastive_temperature)
         if clusters_on and (h.consistency_weight > 0 or h.balance_weight > 0 or h.confidence_weight > 0
                             or h.pair_mi_weight > 0 or h.vat_weight > 0):
@@ -266,6 +266,11 @@ class ClusterVAE(VAE):
                 terms["consistency"] = self.categorical_kl(target, log_p_warped)
                 terms["pair_mi"] = zeros - self.pair_mutual_information(log_p, log_p_warped)
         return terms
+
+    def warped_code(self, x: torch.Tensor) -> torch.Tensor:
+        """``mu(a(x))`` ``(B, latent_dim)``: the code of a fresh random warp of each image."""
+        h = self.hparams
+        return self.encode(random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale))[0]
 
     def cluster_log_probs(self, x: torch.Tensor) -> torch.Tensor:
         """log p(y | z = mu(x)) ``(B, K)`` for images ``(B, C, H, W)``, with gradients."""
