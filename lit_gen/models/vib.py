@@ -163,7 +163,7 @@ class VIBClassifier(StagedLossModule):
     def configure_optimizers(self):
         h = self.hparams
         optimizer = torch.optim.Adam(self.parameters(), lr=h.lr, betas=(0.5, 0.999))
-        if h.get("lr_schedule", "step") == "cosine":
+        if h.lr_schedule == "cosine":
             return warmup_cosine(optimizer, total_steps=budget_steps(self))
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=h.lr_decay_epochs, gamma=h.lr_decay)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
