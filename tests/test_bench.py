@@ -416,6 +416,22 @@ def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path, monkeypatc
     assert "resumed" not in run and run["global_steps"] == 6
 
 
+def test_truncated_checkpoint_trains_from_the_start(tmp_path, monkeypatch, capsys):
+    suite, out = make_suite(tmp_path, budget={"max_epochs": 3}), tmp_path / "out"
+    with monkeypatch.context() as patch:
+        _FailAtEpoch(patch, epoch=2)
+        assert bench(suite, out) == 1
+    checkpoint = out / "mini/work/tiny-a/seed=0/partial/epoch-end.ckpt"
+    data = checkpoint.read_bytes()
+    checkpoint.write_bytes(data[: len(data) // 2])  # killed while it was being written
+    capsys.readouterr()
+    assert bench(suite, out) == 0
+    log = capsys.readouterr().out
+    assert "is unreadable" in log and "resuming" not in log
+    run = json.loads((out / "mini/runs/tiny-a/seed=0.json").read_text())
+    assert "resumed" not in run and run["global_steps"] == 9
+
+
 def test_restarts_resume_without_retraining_finished_restarts(tmp_path, monkeypatch, capsys):
     extra = {"metrics": ["nelbo"], "metric_options": {}, "restarts": {"n": 2, "monitor": "val/loss"}}
     suite, out = make_suite(tmp_path, **extra), tmp_path / "out"

@@ -182,8 +182,9 @@ def _resume_checkpoint(partial: Path, config_hash: str, resume: bool) -> tuple[P
     configuration, unreadable, or ``resume`` off) is deleted."""
     checkpoint, stamp = partial / f"{PARTIAL_CHECKPOINT}.ckpt", partial / "config_hash"
     if resume and checkpoint.is_file() and stamp.is_file() and stamp.read_text().strip() == config_hash:
-        try:  # a kill while it was being written leaves a truncated file
-            saved_epoch = torch.load(checkpoint, map_location="cpu", weights_only=False)["epoch"]
+        try:  # a kill while it was being written leaves a truncated file (its zip directory is missing)
+            # mmap: only the pickled metadata is read here; Lightning reads the tensors when it resumes
+            saved_epoch = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)["epoch"]
             return checkpoint, int(saved_epoch) + 1  # saved at the end of that epoch
         except Exception as err:
             say(f"  ! {checkpoint} is unreadable ({type(err).__name__}); training from the start")
