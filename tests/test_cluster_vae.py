@@ -135,6 +135,41 @@ def test_contrastive_term_is_nt_xent_by_hand():
     torch.testing.assert_close(terms["invariance"], (mu_first - mu).pow(2).sum(1))  # the first warp's
 
 
+def test_neighbour_term_by_hand_and_the_code_bank():
+    """With neighbour_k = 1 the partner is the nearest bank code by cosine: the term is
+    −log Σ_y p(y|mu(x)) p(y|c) for that code c, and the batch's codes then enter the bank."""
+    torch.manual_seed(0)
+    model = ClusterVAE(**TINY, neighbour_weight=0.5, neighbour_k=1, neighbour_bank=4)
+    x = torch.rand(2, 1, 8, 8)
+    mu = model.encoder(x).chunk(2, dim=1)[0].detach()
+    # empty bank: no partner yet, so the term is 0; the codes are stored
+    model.train()
+    terms = model.loss_terms(x)
+    assert torch.equal(terms["neighbour"], torch.zeros(2))
+    assert model.bank_filled == 2
+    torch.testing.assert_close(model.code_bank[:2], mu)
+    # a bank of 4 known codes: 2 long ones along -mu (far by cosine) and 2 short ones along mu
+    bank = torch.cat([-3.0 * mu, 0.1 * mu])
+    model.code_bank.copy_(bank)
+    model.bank_filled, model.bank_next = 4, 0
+    model.eval()  # evaluation reads the bank but does not write it
+    terms = model.loss_terms(x)
+    p = torch.softmax(model.classifier(mu), dim=1)
+    q = torch.softmax(model.classifier(0.1 * mu), dim=1)           # image b's nearest code is 0.1·mu_b
+    torch.testing.assert_close(terms["neighbour"], -(p * q).sum(1).log())
+    torch.testing.assert_close(terms["loss"], 2.5 * terms["recon"] + terms["latent_kl"] + terms["cat_kl"]
+                               + 0.5 * terms["neighbour"])
+    assert torch.equal(model.code_bank, bank)
+    # ring buffer: the oldest codes go first
+    model.remember_codes(torch.full((3, 3), 7.0))
+    assert model.bank_filled == 4 and model.bank_next == 3
+    assert torch.equal(model.code_bank[:3], torch.full((3, 3), 7.0))
+    assert torch.equal(model.code_bank[3], bank[3])
+    model.remember_codes(torch.arange(15.0).view(5, 3))           # more codes than slots: the last 4 stay
+    assert sorted(model.code_bank[:, 0].tolist()) == [3.0, 6.0, 9.0, 12.0]
+    assert "code_bank" not in model.state_dict()
+
+
 def test_vat_term_follows_the_hessian_power_iteration():
     # for a small probe, one power iteration turns the probe d into H d, H the Hessian at r = 0 of
     # KL(p(y|mu(x)) ‖ p(y|mu(x + r))): the adversarial direction is checked against that Hessian
@@ -242,6 +277,9 @@ def test_sampling_and_prediction_shapes():
     (dict(contrastive_weight=-1.0), "contrastive_weight"),
     (dict(contrastive_temperature=0.0), "contrastive_temperature"),
     (dict(contrastive_views="three"), "contrastive_views"),
+    (dict(neighbour_weight=-1.0), "neighbour_weight"),
+    (dict(neighbour_k=0), "neighbour_k"),
+    (dict(neighbour_k=10, neighbour_bank=5), "neighbour_bank"),
     (dict(augment_scale=1.0), "augment_scale"),
 ])
 def test_bad_config_is_a_clear_error(bad, match):

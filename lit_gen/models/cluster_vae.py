@@ -27,7 +27,7 @@ from lit_gen.models.base import epoch_means
 from lit_gen.models.vae import VAE, gaussian_kl, gaussian_log_prob
 
 TERMS = ("loss", "nelbo", "recon", "latent_kl", "cat_kl", "invariance", "contrastive", "consistency", "balance",
-         "confidence", "pair_mi", "vat")
+         "confidence", "pair_mi", "vat", "neighbour")
 
 
 class ClusterVAE(VAE):
@@ -65,6 +65,14 @@ class ClusterVAE(VAE):
             independent warp ``a'(x)``, as SimCLR's two augmented views; one more encoder pass).
         consistency_weight: weight of ``KL(p(y|mu(x)) ‖ p(y|mu(a(x))))`` (the first side held
             fixed): the cluster should not change under the warp. 0 = off (the post).
+        neighbour_weight: weight of ``−log Σ_y p(y|mu(x)) p(y|c)``, with ``c`` one of the
+            ``neighbour_k`` codes nearest to ``mu(x)`` (cosine) in a bank of the last
+            ``neighbour_bank`` training codes (SCAN's neighbour consistency, Van Gansbeke et al.
+            2020, with a memory bank instead of a mined data set): images whose codes are close
+            should share a cluster, which reaches past the warps to other images of a class.
+            The bank holds detached codes, so the gradient reaches the encoder through ``x``
+            only and the classifier through both sides. 0 = off (the post).
+        neighbour_k, neighbour_bank: neighbours drawn from (>= 1) and bank size (>= neighbour_k).
         balance_weight: weight of ``−H(mean_batch p(y|mu(x)))``: keeps every cluster in use
             (as IMSAT's marginal entropy). 0 = off (the post).
         confidence_weight: weight of ``H(p(y|mu(x)))``, the per-image cluster entropy: with
@@ -110,6 +118,9 @@ class ClusterVAE(VAE):
         contrastive_temperature: float = 0.5,
         contrastive_views: Literal["image_and_warp", "two_warps"] = "image_and_warp",
         consistency_weight: float = 0.0,
+        neighbour_weight: float = 0.0,
+        neighbour_k: int = 5,
+        neighbour_bank: int = 4096,
         balance_weight: float = 0.0,
         confidence_weight: float = 0.0,
         pair_mi_weight: float = 0.0,
@@ -144,13 +155,17 @@ class ClusterVAE(VAE):
         for name, value in (("invariance_weight", invariance_weight), ("contrastive_weight", contrastive_weight),
                             ("consistency_weight", consistency_weight),
                             ("balance_weight", balance_weight), ("confidence_weight", confidence_weight),
-                            ("pair_mi_weight", pair_mi_weight), ("vat_weight", vat_weight)):
+                            ("pair_mi_weight", pair_mi_weight), ("vat_weight", vat_weight),
+                            ("neighbour_weight", neighbour_weight)):
             if not (value >= 0 and math.isfinite(value)):
                 raise ValueError(f"ClusterVAE: {name} must be a finite number >= 0, got {value}")
         for name, value in (("vat_epsilon", vat_epsilon), ("vat_xi", vat_xi),
                             ("contrastive_temperature", contrastive_temperature)):
             if not (value > 0 and math.isfinite(value)):
                 raise ValueError(f"ClusterVAE: {name} must be a finite number > 0, got {value}")
+        if not 1 <= neighbour_k <= neighbour_bank:
+            raise ValueError(f"ClusterVAE: need 1 <= neighbour_k <= neighbour_bank, got neighbour_k={neighbour_k}, "
+                             f"neighbour_bank={neighbour_bank}")
         check_warp_ranges(augment_rotation, augment_shift, augment_scale, "ClusterVAE",
                           ("augment_rotation", "augment_shift", "augment_scale"))
         # VAE only knows bernoulli/gaussian; 'mse' shares the Bernoulli path's frozen log_sigma
@@ -159,6 +174,12 @@ class ClusterVAE(VAE):
         self.save_hyperparameters()  # again: keep this class's arguments only (no VAE 'beta')
         self.means = nn.Parameter(torch.randn(num_clusters, latent_dim))
         self.classifier = self.build_classifier()
+        # a ring buffer of recent training codes for the neighbour term; not saved in checkpoints
+        # (it refills within neighbour_bank / batch_size steps)
+        self.register_buffer("code_bank", torch.zeros(neighbour_bank if neighbour_weight > 0 else 0, latent_dim),
+                             persistent=False)
+        self.bank_filled = 0
+        self.bank_next = 0
         self.epoch_means = epoch_means(TERMS)
         self.cluster_metrics = nn.ModuleDict({
             f"{stage}_{name}": cls(num_clusters, num_clusters)
@@ -226,12 +247,12 @@ class ClusterVAE(VAE):
                          + h.contrastive_weight * terms["contrastive"]
                          + h.consistency_weight * terms["consistency"] + h.balance_weight * terms["balance"]
                          + h.confidence_weight * terms["confidence"] + h.pair_mi_weight * terms["pair_mi"]
-                         + h.vat_weight * terms["vat"])
+                         + h.vat_weight * terms["vat"] + h.neighbour_weight * terms["neighbour"])
         return terms
 
     def augmentation_terms(self, x: torch.Tensor, mu: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``invariance``, ``contrastive``, ``consistency``, ``balance``, ``confidence``, ``pair_mi``
-        and ``vat`` (each ``(B,)``; zeros when their weights are 0). ``mu`` ``(B, latent_dim)`` is
+        """``invariance``, ``contrastive``, ``consistency``, ``balance``, ``confidence``, ``pair_mi``,
+        ``vat`` and ``neighbour`` (each ``(B,)``; zeros when their weights are 0). ``mu`` ``(B, latent_dim)`` is
         the encoder mean of ``x``.
 
         ``balance`` = −H(batch mean of p(y|mu(x))), a batch-level value repeated per image.
@@ -241,7 +262,7 @@ class ClusterVAE(VAE):
         h = self.hparams
         zeros = torch.zeros_like(mu[:, 0])
         terms = {"invariance": zeros, "contrastive": zeros, "consistency": zeros, "balance": zeros,
-                 "confidence": zeros, "pair_mi": zeros, "vat": zeros}
+                 "confidence": zeros, "pair_mi": zeros, "vat": zeros, "neighbour": zeros}
         clusters_on = not self.pretraining
         warp = (h.invariance_weight > 0 or h.contrastive_weight > 0
                 or (clusters_on and (h.consistency_weight > 0 or h.pair_mi_weight > 0)))
@@ -254,8 +275,10 @@ class ClusterVAE(VAE):
                     other = self.warped_code(x)
                 terms["contrastive"] = self.nt_xent(other, mu_warped, h.contrastive_temperature)
         if clusters_on and (h.consistency_weight > 0 or h.balance_weight > 0 or h.confidence_weight > 0
-                            or h.pair_mi_weight > 0 or h.vat_weight > 0):
+                            or h.pair_mi_weight > 0 or h.vat_weight > 0 or h.neighbour_weight > 0):
             log_p = F.log_softmax(self.cluster_logits(mu), dim=1)
+            if h.neighbour_weight > 0:
+                terms["neighbour"] = self.neighbour_disagreement(mu, log_p)
             if h.vat_weight > 0 and self.training and torch.is_grad_enabled():
                 terms["vat"] = self.virtual_adversarial_kl(x, log_p)
             terms["balance"] = zeros + self.negative_marginal_entropy(log_p)
@@ -265,7 +288,33 @@ class ClusterVAE(VAE):
                 log_p_warped = F.log_softmax(self.cluster_logits(mu_warped), dim=1)
                 terms["consistency"] = self.categorical_kl(target, log_p_warped)
                 terms["pair_mi"] = zeros - self.pair_mutual_information(log_p, log_p_warped)
+        if h.neighbour_weight > 0 and self.training:
+            self.remember_codes(mu.detach())
         return terms
+
+    def neighbour_disagreement(self, mu: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
+        """``−log Σ_y p(y|mu(x)) p(y|c)`` per image ``(B,)``, ``c`` drawn uniformly from the
+        ``neighbour_k`` bank codes with the highest cosine similarity to ``mu(x)`` ``(B, latent_dim)``;
+        ``log_p`` ``(B, K)`` is log p(y|mu(x)). Zeros until the bank holds ``neighbour_k`` codes."""
+        k = self.hparams.neighbour_k
+        if self.bank_filled < k:
+            return torch.zeros_like(mu[:, 0])
+        bank = self.code_bank[: self.bank_filled]
+        similarity = F.normalize(mu.detach(), dim=1) @ F.normalize(bank, dim=1).t()      # (B, filled)
+        nearest = similarity.topk(k, dim=1).indices                                       # (B, k)
+        pick = nearest.gather(1, torch.randint(k, (len(mu), 1), device=mu.device)).squeeze(1)
+        log_q = F.log_softmax(self.cluster_logits(bank[pick]), dim=1)
+        return -torch.logsumexp(log_p + log_q, dim=1)
+
+    @torch.no_grad()
+    def remember_codes(self, codes: torch.Tensor) -> None:
+        """Write ``codes`` ``(B, latent_dim)`` into the ring buffer ``code_bank``, oldest first out."""
+        size = len(self.code_bank)
+        codes = codes[-size:]
+        slots = (self.bank_next + torch.arange(len(codes), device=codes.device)) % size
+        self.code_bank[slots] = codes.to(self.code_bank.dtype)
+        self.bank_next = int((self.bank_next + len(codes)) % size)
+        self.bank_filled = min(size, self.bank_filled + len(codes))
 
     def warped_code(self, x: torch.Tensor) -> torch.Tensor:
         """``mu(a(x))`` ``(B, latent_dim)``: the code of a fresh random warp of each image."""
