@@ -220,6 +220,20 @@ def test_random_affine_moves_pixels_exactly_and_checks_its_ranges():
     torch.testing.assert_close(random_affine(x, 0, 0, 0), x)
     with pytest.raises(ValueError, match="scale"):
         random_affine(x, 10, 2, 1.5)
+    # flip: always, never, and a coin per image that mirrors exactly the images it draws
+    torch.testing.assert_close(random_affine(x, 0, 0, 0, flip=1.0), x.flip(-1))
+    big = torch.rand(64, 1, 6, 6)
+    gen = torch.Generator().manual_seed(3)
+    mirrored = random_affine(big, 0, 0, 0, generator=gen, flip=0.5)
+    torch.rand(64, generator=gen.manual_seed(3))          # the warp's draws: angle, scale, shift
+    torch.rand(64, generator=gen)
+    torch.rand(64, 2, generator=gen)
+    coin = torch.rand(64, generator=gen) < 0.5
+    assert 10 < int(coin.sum()) < 54
+    torch.testing.assert_close(mirrored[coin], big[coin].flip(-1))
+    torch.testing.assert_close(mirrored[~coin], big[~coin])
+    with pytest.raises(ValueError, match="flip"):
+        random_affine(x, flip=1.5)
 
 
 def test_gaussian_classifier_is_the_mixture_posterior():
@@ -279,6 +293,7 @@ def test_sampling_and_prediction_shapes():
     (dict(contrastive_views="three"), "contrastive_views"),
     (dict(neighbour_weight=-1.0), "neighbour_weight"),
     (dict(neighbour_k=0), "neighbour_k"),
+    (dict(augment_flip=-0.1), "augment_flip"),
     (dict(neighbour_k=10, neighbour_bank=5), "neighbour_bank"),
     (dict(augment_scale=1.0), "augment_scale"),
 ])

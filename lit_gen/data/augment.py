@@ -44,13 +44,22 @@ def check_warp_ranges(rotation: float, shift: float, scale: float, owner: str = 
 
 
 def random_affine(x: torch.Tensor, rotation: float = 15.0, shift: float = 3.0, scale: float = 0.1,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+                  generator: torch.Generator | None = None, flip: float = 0.0) -> torch.Tensor:
     """Each image of ``x`` ``(B, C, H, W)`` rotated by U(−rotation, rotation) degrees, zoomed by
-    U(1 − scale, 1 + scale) and shifted by U(−shift, shift) pixels on each axis."""
+    U(1 − scale, 1 + scale), shifted by U(−shift, shift) pixels on each axis, and then mirrored
+    left-right with probability ``flip`` (for clothes, not digits: a mirrored 3 is no digit).
+
+    With ``flip = 0`` no flip is drawn, so the random stream is that of the warp alone."""
     check_warp_ranges(rotation, shift, scale)
+    if not 0 <= flip <= 1:
+        raise ValueError(f"random_affine: flip is a probability in [0, 1], got {flip}")
     b = x.shape[0]
 
     def uniform(*shape: int) -> torch.Tensor:
         return torch.rand(*shape, generator=generator, device=x.device) * 2 - 1
 
-    return affine_warp(x, uniform(b) * rotation * math.pi / 180, 1 + uniform(b) * scale, uniform(b, 2) * shift)
+    warped = affine_warp(x, uniform(b) * rotation * math.pi / 180, 1 + uniform(b) * scale, uniform(b, 2) * shift)
+    if flip > 0:
+        mirror = torch.rand(b, generator=generator, device=x.device) < flip
+        warped = torch.where(mirror.view(b, *[1] * (x.dim() - 1)), warped.flip(-1), warped)
+    return warped

@@ -94,6 +94,8 @@ class ClusterVAE(VAE):
             in pixel units (pixels in [0, 1]).
         augment_rotation, augment_shift, augment_scale: the warp's ranges, in degrees, pixels
             and relative zoom.
+        augment_flip: probability that the warp also mirrors the image left-right (0 = never;
+            for clothes, not digits).
         lr, weight_decay: Adam.
         lr_schedule: ``constant`` or ``cosine`` (see :class:`~lit_gen.models.VAE`).
     """
@@ -130,6 +132,7 @@ class ClusterVAE(VAE):
         augment_rotation: float = 15.0,
         augment_shift: float = 3.0,
         augment_scale: float = 0.1,
+        augment_flip: float = 0.0,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         lr_schedule: Literal["constant", "cosine"] = "constant",
@@ -163,6 +166,8 @@ class ClusterVAE(VAE):
                             ("contrastive_temperature", contrastive_temperature)):
             if not (value > 0 and math.isfinite(value)):
                 raise ValueError(f"ClusterVAE: {name} must be a finite number > 0, got {value}")
+        if not 0 <= augment_flip <= 1:
+            raise ValueError(f"ClusterVAE: augment_flip is a probability in [0, 1], got {augment_flip}")
         if not 1 <= neighbour_k <= neighbour_bank:
             raise ValueError(f"ClusterVAE: need 1 <= neighbour_k <= neighbour_bank, got neighbour_k={neighbour_k}, "
                              f"neighbour_bank={neighbour_bank}")
@@ -319,7 +324,8 @@ class ClusterVAE(VAE):
     def warped_code(self, x: torch.Tensor) -> torch.Tensor:
         """``mu(a(x))`` ``(B, latent_dim)``: the code of a fresh random warp of each image."""
         h = self.hparams
-        return self.encode(random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale))[0]
+        return self.encode(random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale,
+                                         flip=h.augment_flip))[0]
 
     def cluster_log_probs(self, x: torch.Tensor) -> torch.Tensor:
         """log p(y | z = mu(x)) ``(B, K)`` for images ``(B, C, H, W)``, with gradients."""
