@@ -220,7 +220,7 @@ def test_random_affine_moves_pixels_exactly_and_checks_its_ranges():
     torch.testing.assert_close(random_affine(x, 0, 0, 0), x)
     with pytest.raises(ValueError, match="scale"):
         random_affine(x, 10, 2, 1.5)
-    # flip: always, never, and a coin per image that mirrors exactly the images it draws
+    # flip: always, and a coin per image that mirrors exactly the images it draws
     torch.testing.assert_close(random_affine(x, 0, 0, 0, flip=1.0), x.flip(-1))
     big = torch.rand(64, 1, 6, 6)
     gen = torch.Generator().manual_seed(3)
