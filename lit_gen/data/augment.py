@@ -35,12 +35,15 @@ def affine_warp(x: torch.Tensor, angle: torch.Tensor, scale: torch.Tensor, shift
 
 
 def check_warp_ranges(rotation: float, shift: float, scale: float, owner: str = "random_affine",
-                      names: tuple[str, str, str] = ("rotation", "shift", "scale")) -> None:
-    """A clear ``ValueError`` unless ``rotation >= 0``, ``shift >= 0`` and ``0 <= scale < 1``
-    (``names`` are the caller's argument names, for the message)."""
+                      names: tuple[str, str, str, str] = ("rotation", "shift", "scale", "flip"),
+                      flip: float = 0.0) -> None:
+    """A clear ``ValueError`` unless ``rotation >= 0``, ``shift >= 0``, ``0 <= scale < 1`` and
+    ``0 <= flip <= 1`` (``names`` are the caller's argument names, for the message)."""
+    r, t, z, f = names
     if rotation < 0 or shift < 0 or not 0 <= scale < 1:
-        r, t, z = names
         raise ValueError(f"{owner}: need {r} >= 0, {t} >= 0 and 0 <= {z} < 1, got {rotation}, {shift}, {scale}")
+    if not 0 <= flip <= 1:
+        raise ValueError(f"{owner}: {f} is a probability in [0, 1], got {flip}")
 
 
 def random_affine(x: torch.Tensor, rotation: float = 15.0, shift: float = 3.0, scale: float = 0.1,
@@ -50,9 +53,7 @@ def random_affine(x: torch.Tensor, rotation: float = 15.0, shift: float = 3.0, s
     left-right with probability ``flip`` (for clothes, not digits: a mirrored 3 is no digit).
 
     With ``flip = 0`` no flip is drawn, so the random stream is that of the warp alone."""
-    check_warp_ranges(rotation, shift, scale)
-    if not 0 <= flip <= 1:
-        raise ValueError(f"random_affine: flip is a probability in [0, 1], got {flip}")
+    check_warp_ranges(rotation, shift, scale, flip=flip)
     b = x.shape[0]
 
     def uniform(*shape: int) -> torch.Tensor:

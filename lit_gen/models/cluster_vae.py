@@ -166,13 +166,11 @@ class ClusterVAE(VAE):
                             ("contrastive_temperature", contrastive_temperature)):
             if not (value > 0 and math.isfinite(value)):
                 raise ValueError(f"ClusterVAE: {name} must be a finite number > 0, got {value}")
-        if not 0 <= augment_flip <= 1:
-            raise ValueError(f"ClusterVAE: augment_flip is a probability in [0, 1], got {augment_flip}")
         if not 1 <= neighbour_k <= neighbour_bank:
             raise ValueError(f"ClusterVAE: need 1 <= neighbour_k <= neighbour_bank, got neighbour_k={neighbour_k}, "
                              f"neighbour_bank={neighbour_bank}")
         check_warp_ranges(augment_rotation, augment_shift, augment_scale, "ClusterVAE",
-                          ("augment_rotation", "augment_shift", "augment_scale"))
+                          ("augment_rotation", "augment_shift", "augment_scale", "augment_flip"), augment_flip)
         # VAE only knows bernoulli/gaussian; 'mse' shares the Bernoulli path's frozen log_sigma
         super().__init__(in_channels, image_size, latent_dim, channels, hidden,
                          "gaussian" if likelihood == "gaussian" else "bernoulli", 1.0, lr, weight_decay, lr_schedule)
