@@ -170,6 +170,48 @@ def test_neighbour_term_by_hand_and_the_code_bank():
     assert "code_bank" not in model.state_dict()
 
 
+def test_self_label_term_by_hand():
+    # 4 images, 3 clusters: images 0 and 1 are confident in cluster 0, image 2 in cluster 2, and
+    # image 3 is not confident. Cluster weights: 3 confident images / (2 clusters × count).
+    log_p = torch.tensor([[0.995, 0.003, 0.002], [0.991, 0.005, 0.004],
+                          [0.001, 0.001, 0.998], [0.6, 0.3, 0.1]]).log()
+    log_q = torch.log_softmax(torch.randn(4, 3, generator=torch.Generator().manual_seed(0)), dim=1)
+    term = ClusterVAE.self_label_loss(log_p, log_q, threshold=0.99)
+    expected = torch.stack([0.75 * -log_q[0, 0], 0.75 * -log_q[1, 0], 1.5 * -log_q[2, 2], torch.tensor(0.0)])
+    torch.testing.assert_close(term, expected)
+    # nobody confident: all zeros, no division by zero
+    assert torch.equal(ClusterVAE.self_label_loss(log_p, log_q, threshold=0.999), torch.zeros(4))
+    # in the loss, with the weight, once clustering is on (no pre-training here)
+    torch.manual_seed(0)
+    model = ClusterVAE(**TINY, self_label_weight=2.0, self_label_threshold=0.3)
+    terms = model.loss_terms(torch.rand(3, 1, 8, 8))
+    assert terms["self_label"].gt(0).any()
+    torch.testing.assert_close(terms["loss"], 2.5 * terms["recon"] + terms["latent_kl"] + terms["cat_kl"]
+                               + 2.0 * terms["self_label"])
+
+
+def test_neighbour_warmup_ramps_the_weight_from_the_end_of_pretraining():
+    class FakeLoop:
+        batch_idx = 0
+
+    class FakeTrainer:
+        num_training_batches = 10
+        fit_loop = type("FitLoop", (), {"epoch_loop": FakeLoop()})()
+        current_epoch = 0
+
+    model = ClusterVAE(**TINY, pretrain_epochs=1, neighbour_weight=0.4, neighbour_warmup=0.5)
+    trainer = FakeTrainer()
+    model._trainer = trainer
+    model.train()
+    scales = []
+    for epoch, batch in [(0, 5), (1, 0), (1, 2), (1, 5), (1, 9), (2, 0)]:
+        trainer.current_epoch, trainer.fit_loop.epoch_loop.batch_idx = epoch, batch
+        scales.append(model.neighbour_scale())
+    assert scales == pytest.approx([0.0, 0.0, 0.16, 0.4, 0.4, 0.4])
+    model.eval()
+    assert model.neighbour_scale() == 0.4
+
+
 def test_vat_term_follows_the_hessian_power_iteration():
     # for a small probe, one power iteration turns the probe d into H d, H the Hessian at r = 0 of
     # KL(p(y|mu(x)) ‖ p(y|mu(x + r))): the adversarial direction is checked against that Hessian
@@ -296,6 +338,9 @@ def test_sampling_and_prediction_shapes():
     (dict(augment_flip=-0.1), "augment_flip"),
     (dict(neighbour_k=10, neighbour_bank=5), "neighbour_bank"),
     (dict(augment_scale=1.0), "augment_scale"),
+    (dict(neighbour_warmup=-1.0), "neighbour_warmup"),
+    (dict(self_label_weight=float("nan")), "self_label_weight"),
+    (dict(self_label_threshold=1.0), "self_label_threshold"),
 ])
 def test_bad_config_is_a_clear_error(bad, match):
     with pytest.raises(ValueError, match=match):

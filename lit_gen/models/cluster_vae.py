@@ -27,7 +27,7 @@ from lit_gen.models.base import epoch_means
 from lit_gen.models.vae import VAE, gaussian_kl, gaussian_log_prob
 
 TERMS = ("loss", "nelbo", "recon", "latent_kl", "cat_kl", "invariance", "contrastive", "consistency", "balance",
-         "confidence", "pair_mi", "vat", "neighbour")
+         "confidence", "pair_mi", "vat", "neighbour", "self_label")
 
 
 class ClusterVAE(VAE):
@@ -73,6 +73,17 @@ class ClusterVAE(VAE):
             The bank holds detached codes, so the gradient reaches the encoder through ``x``
             only and the classifier through both sides. 0 = off (the post).
         neighbour_k, neighbour_bank: neighbours drawn from (>= 1) and bank size (>= neighbour_k).
+        neighbour_warmup: epochs (may be fractional) over which the neighbour term's weight rises
+            linearly from 0 to ``neighbour_weight`` once clustering starts. At the start the
+            classifier is untrained, so the term would reward any agreement between neighbours,
+            merged clusters included, and then hold the merge. 0 = full weight at once.
+        self_label_weight: weight of SCAN's self-labelling (Van Gansbeke et al. 2020): images
+            whose cluster posterior ``p(y|mu(x))`` has a largest value >= ``self_label_threshold``
+            take that cluster as a hard label, and the warp ``a(x)`` is trained on it by
+            cross-entropy, each cluster weighted by the inverse of its share of the batch's
+            confident images (so large clusters do not swallow small ones). Other images add 0.
+            0 = off (the post).
+        self_label_threshold: confidence in (0, 1) above which an image is self-labelled.
         balance_weight: weight of ``−H(mean_batch p(y|mu(x)))``: keeps every cluster in use
             (as IMSAT's marginal entropy). 0 = off (the post).
         confidence_weight: weight of ``H(p(y|mu(x)))``, the per-image cluster entropy: with
@@ -123,6 +134,9 @@ class ClusterVAE(VAE):
         neighbour_weight: float = 0.0,
         neighbour_k: int = 5,
         neighbour_bank: int = 4096,
+        neighbour_warmup: float = 0.0,
+        self_label_weight: float = 0.0,
+        self_label_threshold: float = 0.99,
         balance_weight: float = 0.0,
         confidence_weight: float = 0.0,
         pair_mi_weight: float = 0.0,
@@ -159,13 +173,16 @@ class ClusterVAE(VAE):
                             ("consistency_weight", consistency_weight),
                             ("balance_weight", balance_weight), ("confidence_weight", confidence_weight),
                             ("pair_mi_weight", pair_mi_weight), ("vat_weight", vat_weight),
-                            ("neighbour_weight", neighbour_weight)):
+                            ("neighbour_weight", neighbour_weight), ("neighbour_warmup", neighbour_warmup),
+                            ("self_label_weight", self_label_weight)):
             if not (value >= 0 and math.isfinite(value)):
                 raise ValueError(f"ClusterVAE: {name} must be a finite number >= 0, got {value}")
         for name, value in (("vat_epsilon", vat_epsilon), ("vat_xi", vat_xi),
                             ("contrastive_temperature", contrastive_temperature)):
             if not (value > 0 and math.isfinite(value)):
                 raise ValueError(f"ClusterVAE: {name} must be a finite number > 0, got {value}")
+        if not 0 < self_label_threshold < 1:
+            raise ValueError(f"ClusterVAE: self_label_threshold must be in (0, 1), got {self_label_threshold}")
         if not 1 <= neighbour_k <= neighbour_bank:
             raise ValueError(f"ClusterVAE: need 1 <= neighbour_k <= neighbour_bank, got neighbour_k={neighbour_k}, "
                              f"neighbour_bank={neighbour_bank}")
@@ -250,12 +267,23 @@ class ClusterVAE(VAE):
                          + h.contrastive_weight * terms["contrastive"]
                          + h.consistency_weight * terms["consistency"] + h.balance_weight * terms["balance"]
                          + h.confidence_weight * terms["confidence"] + h.pair_mi_weight * terms["pair_mi"]
-                         + h.vat_weight * terms["vat"] + h.neighbour_weight * terms["neighbour"])
+                         + h.vat_weight * terms["vat"] + self.neighbour_scale() * terms["neighbour"]
+                         + h.self_label_weight * terms["self_label"])
         return terms
+
+    def neighbour_scale(self) -> float:
+        """The neighbour term's weight now: ``neighbour_weight``, ramped over ``neighbour_warmup``
+        epochs from the end of pre-training (outside training: the full weight)."""
+        h = self.hparams
+        if h.neighbour_warmup <= 0 or not self.training or self._trainer is None:
+            return h.neighbour_weight
+        batches = max(1, int(self.trainer.num_training_batches))
+        clustering_epochs = self.current_epoch - h.pretrain_epochs + self.trainer.fit_loop.epoch_loop.batch_idx / batches
+        return h.neighbour_weight * min(1.0, max(0.0, clustering_epochs) / h.neighbour_warmup)
 
     def augmentation_terms(self, x: torch.Tensor, mu: torch.Tensor) -> dict[str, torch.Tensor]:
         """``invariance``, ``contrastive``, ``consistency``, ``balance``, ``confidence``, ``pair_mi``,
-        ``vat`` and ``neighbour`` (each ``(B,)``; zeros when their weights are 0). ``mu`` ``(B, latent_dim)`` is
+        ``vat``, ``neighbour`` and ``self_label`` (each ``(B,)``; zeros when their weights are 0). ``mu`` ``(B, latent_dim)`` is
         the encoder mean of ``x``.
 
         ``balance`` = −H(batch mean of p(y|mu(x))), a batch-level value repeated per image.
@@ -265,10 +293,10 @@ class ClusterVAE(VAE):
         h = self.hparams
         zeros = torch.zeros_like(mu[:, 0])
         terms = {"invariance": zeros, "contrastive": zeros, "consistency": zeros, "balance": zeros,
-                 "confidence": zeros, "pair_mi": zeros, "vat": zeros, "neighbour": zeros}
+                 "confidence": zeros, "pair_mi": zeros, "vat": zeros, "neighbour": zeros, "self_label": zeros}
         clusters_on = not self.pretraining
         warp = (h.invariance_weight > 0 or h.contrastive_weight > 0
-                or (clusters_on and (h.consistency_weight > 0 or h.pair_mi_weight > 0)))
+                or (clusters_on and (h.consistency_weight > 0 or h.pair_mi_weight > 0 or h.self_label_weight > 0)))
         if warp:
             mu_warped = self.warped_code(x)
             terms["invariance"] = (mu_warped - mu).pow(2).sum(1)
@@ -278,7 +306,8 @@ class ClusterVAE(VAE):
                     other = self.warped_code(x)
                 terms["contrastive"] = self.nt_xent(other, mu_warped, h.contrastive_temperature)
         if clusters_on and (h.consistency_weight > 0 or h.balance_weight > 0 or h.confidence_weight > 0
-                            or h.pair_mi_weight > 0 or h.vat_weight > 0 or h.neighbour_weight > 0):
+                            or h.pair_mi_weight > 0 or h.vat_weight > 0 or h.neighbour_weight > 0
+                            or h.self_label_weight > 0):
             log_p = F.log_softmax(self.cluster_logits(mu), dim=1)
             if h.neighbour_weight > 0:
                 terms["neighbour"] = self.neighbour_disagreement(mu, log_p)
@@ -291,9 +320,25 @@ class ClusterVAE(VAE):
                 log_p_warped = F.log_softmax(self.cluster_logits(mu_warped), dim=1)
                 terms["consistency"] = self.categorical_kl(target, log_p_warped)
                 terms["pair_mi"] = zeros - self.pair_mutual_information(log_p, log_p_warped)
+                if h.self_label_weight > 0:
+                    terms["self_label"] = self.self_label_loss(target, log_p_warped, h.self_label_threshold)
         if h.neighbour_weight > 0 and self.training:
             self.remember_codes(mu.detach())
         return terms
+
+    @staticmethod
+    def self_label_loss(log_p: torch.Tensor, log_q: torch.Tensor, threshold: float) -> torch.Tensor:
+        """Per image ``(B,)``: ``w_c · CE(log_q, c)`` where ``c = argmax log_p`` if ``max p >= threshold``,
+        else 0. ``log_p`` (targets, no gradient) and ``log_q`` (trained) are ``(B, K)``. ``w_c`` =
+        (confident images) / (clusters among them × confident images in c), so each cluster present
+        among the confident images weighs the same and the weights average to 1 over them."""
+        confidence, label = log_p.detach().max(1)
+        confident = confidence >= math.log(threshold)
+        count = torch.bincount(label[confident], minlength=log_p.shape[1]).to(log_q.dtype)
+        present = (count > 0).sum().clamp_min(1)
+        weight = confident.sum() / (present * count.clamp_min(1))                   # (K,)
+        ce = F.nll_loss(log_q, label, reduction="none")
+        return torch.where(confident, weight[label] * ce, torch.zeros_like(ce))
 
     def neighbour_disagreement(self, mu: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
         """``−log Σ_y p(y|mu(x)) p(y|c)`` per image ``(B,)``, ``c`` drawn uniformly from the
