@@ -108,10 +108,30 @@ def test_loss_decreases_on_a_fixed_batch():
     (dict(beta=-1e-3), "beta"), (dict(beta=float("nan")), "beta"),
     (dict(num_classes=1), "num_classes"), (dict(test_samples=-1), "test_samples"),
     (dict(posterior_scale="exp"), "posterior_scale"),
+    (dict(dropout=1.0), "dropout"), (dict(dropout=-0.1), "dropout"),
 ])
 def test_bad_config_is_a_clear_error(bad, match):
     with pytest.raises(ValueError, match=match):
         VIBClassifier(**{**TINY, **bad})
+
+
+def test_dropout_acts_in_training_only():
+    torch.manual_seed(0)
+    plain, dropped = VIBClassifier(**TINY), VIBClassifier(**TINY, dropout=0.5)
+    # at 0 no dropout layer exists, so checkpoints and random streams of existing runs are unchanged
+    assert not any(isinstance(m, torch.nn.Dropout) for m in plain.modules())
+    linears = [[m for m in model.modules() if isinstance(m, torch.nn.Linear)] for model in (plain, dropped)]
+    for source, target in zip(*linears, strict=True):
+        target.load_state_dict(source.state_dict())
+    x = torch.randn(64, 12)
+    dropped.eval(), plain.eval()
+    torch.testing.assert_close(dropped.encode(x)[0], plain.encode(x)[0])       # evaluation: identity
+    dropped.train()
+    hidden = dropped.encoder.net[:4](x)                     # Flatten, Linear, ReLU, Dropout
+    kept = hidden != 0
+    relu = dropped.encoder.net[:3](x)
+    torch.testing.assert_close(hidden[kept], 2.0 * relu[kept])                 # survivors scaled by 1/(1-p)
+    assert 0.3 < (kept.sum() / (relu != 0).sum()).item() < 0.7
 
 
 def test_cli_fit_and_test_error_metric(tmp_path):
