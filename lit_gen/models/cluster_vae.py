@@ -278,13 +278,14 @@ class ClusterVAE(VAE):
         if h.neighbour_warmup <= 0 or not self.training or self._trainer is None:
             return h.neighbour_weight
         batches = max(1, int(self.trainer.num_training_batches))
-        clustering_epochs = self.current_epoch - h.pretrain_epochs + self.trainer.fit_loop.epoch_loop.batch_idx / batches
+        epoch_done = self.trainer.fit_loop.epoch_loop.batch_idx / batches
+        clustering_epochs = self.current_epoch - h.pretrain_epochs + epoch_done
         return h.neighbour_weight * min(1.0, max(0.0, clustering_epochs) / h.neighbour_warmup)
 
     def augmentation_terms(self, x: torch.Tensor, mu: torch.Tensor) -> dict[str, torch.Tensor]:
         """``invariance``, ``contrastive``, ``consistency``, ``balance``, ``confidence``, ``pair_mi``,
-        ``vat``, ``neighbour`` and ``self_label`` (each ``(B,)``; zeros when their weights are 0). ``mu`` ``(B, latent_dim)`` is
-        the encoder mean of ``x``.
+        ``vat``, ``neighbour`` and ``self_label`` (each ``(B,)``; zeros when their weights are 0).
+        ``mu`` ``(B, latent_dim)`` is the encoder mean of ``x``.
 
         ``balance`` = −H(batch mean of p(y|mu(x))), a batch-level value repeated per image.
         While pre-training only ``invariance`` and ``contrastive`` are on (the clusters are not
