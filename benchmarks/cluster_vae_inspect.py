@@ -1,0 +1,85 @@
+"""Look inside a finished ClusterVAE bench entry: its restarts' last validation values and the
+test contingency table of the run each seed kept.
+
+    OMP_NUM_THREADS=1 python benchmarks/cluster_vae_inspect.py \
+        benchmarks/results/cpu/work/cluster-vae-neighbour-warmup-mnist-r3n
+
+For each ``seed=N`` folder it prints, per ``restart=R`` (entries with ``restarts``), the last
+logged value of the validation scalars (TensorBoard logs of the run), then the test ACC and the
+contingency table of ``final.ckpt`` (rows: clusters, in the order of the classes Hungarian
+matching gives them; columns: classes 0..C-1), so that the off-diagonal cells name the
+confusions. Validation ACC appears here to judge a restart choice after the fact; the bench never
+reads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import torch
+from scipy.optimize import linear_sum_assignment
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from lit_gen.data import ImageDataModule
+from lit_gen.metrics.clustering import ClusterAccuracy
+from lit_gen.models import ClusterVAE
+
+SCALARS = ("val/loss", "val/nelbo", "val/balance", "val/neighbour", "val/acc")
+
+
+def last_validation_values(run_dir: Path) -> dict[str, float]:
+    """The last logged value of each of ``SCALARS`` found in ``run_dir``'s TensorBoard logs."""
+    values: dict[str, float] = {}
+    for events in sorted(run_dir.glob("lightning_logs/**/events.out.tfevents*")):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        for tag in SCALARS:
+            if tag in accumulator.Tags()["scalars"]:
+                values[tag] = accumulator.Scalars(tag)[-1].value
+    return values
+
+
+@torch.no_grad()
+def contingency_on_test_split(checkpoint: Path, data_root: str) -> ClusterAccuracy:
+    """The :class:`ClusterAccuracy` metric of ``checkpoint``'s cluster ids on its data set's test split."""
+    model = ClusterVAE.load_from_checkpoint(checkpoint, map_location="cpu").eval()
+    name = torch.load(checkpoint, map_location="cpu", weights_only=False)["datamodule_hyper_parameters"]["name"]
+    data = ImageDataModule(name=name, root=str(Path(data_root) / name), batch_size=500)
+    data.setup("test")
+    k = model.hparams.num_clusters
+    accuracy = ClusterAccuracy(k, k)
+    for x, y in data.test_dataloader():
+        accuracy.update(model.predict_step((x, y), 0), y)
+    return accuracy
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("entry_work_dir", type=Path, help="results/<suite>/work/<entry>")
+    ap.add_argument("--data", default=os.environ.get("LIT_GEN_DATA", "../shared/data"))
+    args = ap.parse_args()
+    seeds = sorted(args.entry_work_dir.glob("seed=*"))
+    if not seeds:
+        raise SystemExit(f"no seed=N folders in {args.entry_work_dir}")
+    for seed_dir in seeds:
+        print(f"== {seed_dir.name}")
+        for run_dir in sorted(seed_dir.glob("restart=*")):
+            values = last_validation_values(run_dir)
+            print(f"  {run_dir.name}: " + "  ".join(f"{tag} {value:.4f}" for tag, value in values.items()))
+        checkpoint = seed_dir / "final.ckpt"
+        if not checkpoint.exists():
+            print("  no final.ckpt (the run has not finished)")
+            continue
+        accuracy = contingency_on_test_split(checkpoint, args.data)
+        table = accuracy.table
+        rows, cols = linear_sum_assignment(table.numpy(), maximize=True)
+        order = rows[cols.argsort()]
+        print(f"  test ACC {float(accuracy.compute()):.4f}; contingency table (rows: clusters, columns: classes)")
+        for row in table[torch.as_tensor(order)].tolist():
+            print("   " + " ".join(f"{n:5d}" for n in row))
+
+
+if __name__ == "__main__":
+    main()
