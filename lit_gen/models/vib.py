@@ -94,8 +94,6 @@ class VIBClassifier(StagedLossModule):
                              f"got {lr_decay}, {lr_decay_epochs}")
         if lr_schedule not in ("step", "cosine"):
             raise ValueError(f"VIBClassifier: lr_schedule must be 'step' or 'cosine', got {lr_schedule!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"VIBClassifier: dropout must be in [0, 1), got {dropout}")
         if posterior_scale not in ("logvar", "softplus"):
             raise ValueError(f"VIBClassifier: posterior_scale must be 'logvar' or 'softplus', got {posterior_scale!r}")
         self.save_hyperparameters()
