@@ -72,13 +72,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=8, help="the recipe's length (its cosine schedule spans it)")
     ap.add_argument("--dataset", default="mnist", choices=["mnist", "fashion_mnist"])
+    ap.add_argument("--batch-size", type=int, default=100, help="images per step (the recipe: 100)")
     ap.add_argument("--data", default=os.environ.get("LIT_GEN_DATA", "../shared/data"))
     args = ap.parse_args()
 
     L.seed_everything(args.seed, verbose=False)
     recipe = yaml.safe_load(RECIPE.read_text())["model"]["init_args"]
     model = ClusterVAE(**{**recipe, **CPU_NETWORK, **json.loads(args.set)})
-    data = ImageDataModule(name=args.dataset, root=str(Path(args.data) / args.dataset), batch_size=100)
+    data = ImageDataModule(name=args.dataset, root=str(Path(args.data) / args.dataset), batch_size=args.batch_size)
     report = ValidationAccuracy(model.hparams.num_clusters)
     trainer = L.Trainer(max_epochs=args.epochs, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,

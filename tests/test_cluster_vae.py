@@ -287,6 +287,45 @@ def test_gaussian_classifier_is_the_mixture_posterior():
     torch.testing.assert_close(torch.softmax(model.cluster_logits(z), 1), torch.softmax(dens, 1))
 
 
+def test_learned_cluster_variances_enter_the_prior_the_classifier_and_sampling():
+    torch.manual_seed(0)
+    model = ClusterVAE(**TINY, cluster_variance="learned", classifier="gaussian")
+    assert "cluster_logvar" in dict(model.named_parameters())
+    assert "cluster_logvar" not in ClusterVAE(**TINY).state_dict()  # 'unit' checkpoints keep their keys
+    with torch.no_grad():
+        model.cluster_logvar.copy_(torch.randn(4, 3))
+    x = torch.rand(2, 1, 8, 8)
+    torch.manual_seed(1)
+    terms = model.loss_terms(x)
+    mu, logvar = model.encoder(x).chunk(2, dim=1)
+    torch.manual_seed(1)
+    z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+    std_y = (0.5 * model.cluster_logvar).exp().detach()
+    log_q_zy = torch.stack([Normal(model.means[k], std_y[k]).log_prob(z).sum(1) for k in range(4)], 1)
+    p = torch.softmax(log_q_zy, dim=1)  # the Gaussian classifier: the mixture's Bayes posterior
+    log_q_zx = Normal(mu, (0.5 * logvar).exp()).log_prob(z).sum(1)
+    torch.testing.assert_close(terms["latent_kl"], (p * (log_q_zx[:, None] - log_q_zy)).sum(1))
+    # cluster 2's samples spread by its own σ: read the codes z by making the decoder the identity
+    model.decode = lambda code: code
+    model.mean_image = lambda decoded: decoded
+    torch.manual_seed(2)
+    codes = model.sample(20000, y=2)
+    torch.testing.assert_close(codes.mean(0), model.means[2].detach(), atol=0.05 * float(std_y.max()), rtol=0)
+    torch.testing.assert_close(codes.std(0), std_y[2], rtol=0.03, atol=0)
+
+
+def test_kmeans_start_of_the_cluster_variances():
+    model = ClusterVAE(**TINY, cluster_variance="learned")
+    codes = torch.tensor([[0.0, 0, 0], [2, 0, 0], [10, 10, 10], [10, 12, 10]], dtype=torch.float64)
+    posterior_vars = torch.full((4, 3), 0.5, dtype=torch.float64)
+    labels = torch.tensor([0, 0, 1, 1])
+    logvars = model.cluster_log_variances(codes, posterior_vars, labels)
+    # cluster 0: Var of (0, 2) = 1 on the first axis, 0 elsewhere, plus the posterior's 0.5
+    torch.testing.assert_close(logvars[0], torch.tensor([1.5, 0.5, 0.5], dtype=torch.float64).log())
+    torch.testing.assert_close(logvars[1], torch.tensor([0.5, 1.5, 0.5], dtype=torch.float64).log())
+    torch.testing.assert_close(logvars[2:], torch.zeros(2, 3, dtype=torch.float64))  # empty: unchanged
+
+
 def test_loss_decreases_on_a_fixed_batch():
     torch.manual_seed(0)
     model = ClusterVAE(**TINY, likelihood="bernoulli")
@@ -333,6 +372,7 @@ def test_sampling_and_prediction_shapes():
     (dict(contrastive_weight=-1.0), "contrastive_weight"),
     (dict(contrastive_temperature=0.0), "contrastive_temperature"),
     (dict(contrastive_views="three"), "contrastive_views"),
+    (dict(cluster_variance="diag"), "cluster_variance"),
     (dict(neighbour_weight=-1.0), "neighbour_weight"),
     (dict(neighbour_k=0), "neighbour_k"),
     (dict(augment_flip=-0.1), "augment_flip"),

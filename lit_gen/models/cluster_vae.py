@@ -46,6 +46,11 @@ class ClusterVAE(VAE):
             ``gaussian`` (p(y|z) ∝ N(z; μ_y, I), the Bayes posterior of the prior mixture; no
             extra parameters, so it cannot disagree with the means).
         classifier_hidden: width of the ``mlp`` classifier's hidden layer.
+        cluster_variance: ``unit`` (the post: ``q(z|y) = N(μ_y, I)``) or ``learned`` (VaDE,
+            Jiang et al. 2017: ``q(z|y) = N(μ_y, diag σ_y²)`` with a learned log-variance per
+            cluster and dimension, so a tight cluster (the 1s) and a broad one (the 8s) each get
+            their own spread; with ``init_means='kmeans'`` they start at the K-Means clusters'
+            per-dimension variances).
         pretrain_epochs: first epochs trained as a plain VAE (prior N(0, I), same weight),
             ignoring y; 0 = the post's one-step training.
         init_means: ``random`` (N(0, I) draws, the post) or ``kmeans`` (K-Means centres of the
@@ -123,6 +128,7 @@ class ClusterVAE(VAE):
         recon_weight: float = 2.5,
         classifier: Literal["mlp", "gaussian"] = "mlp",
         classifier_hidden: int = 256,
+        cluster_variance: Literal["unit", "learned"] = "unit",
         pretrain_epochs: int = 0,
         init_means: Literal["random", "kmeans"] = "random",
         init_samples: int = 10000,
@@ -159,6 +165,8 @@ class ClusterVAE(VAE):
             raise ValueError(f"ClusterVAE: likelihood must be 'mse', 'bernoulli' or 'gaussian', got {likelihood!r}")
         if classifier not in ("mlp", "gaussian"):
             raise ValueError(f"ClusterVAE: classifier must be 'mlp' or 'gaussian', got {classifier!r}")
+        if cluster_variance not in ("unit", "learned"):
+            raise ValueError(f"ClusterVAE: cluster_variance must be 'unit' or 'learned', got {cluster_variance!r}")
         if contrastive_views not in ("image_and_warp", "two_warps"):
             raise ValueError(f"ClusterVAE: contrastive_views must be 'image_and_warp' or 'two_warps', "
                              f"got {contrastive_views!r}")
@@ -193,6 +201,9 @@ class ClusterVAE(VAE):
                          "gaussian" if likelihood == "gaussian" else "bernoulli", 1.0, lr, weight_decay, lr_schedule)
         self.save_hyperparameters()  # again: keep this class's arguments only (no VAE 'beta')
         self.means = nn.Parameter(torch.randn(num_clusters, latent_dim))
+        # only a 'learned' model has the parameter, so 'unit' checkpoints keep their keys
+        self.cluster_logvar = (nn.Parameter(torch.zeros(num_clusters, latent_dim))
+                               if cluster_variance == "learned" else None)
         self.classifier = self.build_classifier()
         # a ring buffer of recent training codes for the neighbour term; not saved in checkpoints
         # (it refills within neighbour_bank / batch_size steps)
@@ -214,8 +225,19 @@ class ClusterVAE(VAE):
         return nn.Sequential(nn.Linear(h.latent_dim, h.classifier_hidden), nn.ReLU(),
                              nn.Linear(h.classifier_hidden, h.num_clusters))
 
-    def classifier_parameters(self) -> list[nn.Parameter]:
-        return [] if self.classifier is None else list(self.classifier.parameters())
+    def cluster_parameters(self) -> list[nn.Parameter]:
+        """Besides μ_y, the parameters that only the clustering epochs train: the classifier's
+        and the learned cluster log-variances."""
+        params = [] if self.classifier is None else list(self.classifier.parameters())
+        return params + ([] if self.cluster_logvar is None else [self.cluster_logvar])
+
+    def cluster_logvars(self) -> torch.Tensor:
+        """log σ_y² of q(z|y), ``(K, latent_dim)``: zeros for ``cluster_variance='unit'``."""
+        return torch.zeros_like(self.means) if self.cluster_logvar is None else self.cluster_logvar
+
+    def prior_log_probs(self, z: torch.Tensor) -> torch.Tensor:
+        """log q(z|y) for every cluster: ``(B, latent_dim) → (B, K)``, nats."""
+        return gaussian_log_prob(z.unsqueeze(1), self.means, self.cluster_logvars())
 
     # ----- the model -----
     def mean_image(self, decoded: torch.Tensor) -> torch.Tensor:
@@ -231,7 +253,9 @@ class ClusterVAE(VAE):
     def cluster_logits(self, z: torch.Tensor) -> torch.Tensor:
         """Unnormalised log p(y|z): ``(B, latent_dim) → (B, K)``."""
         if self.classifier is None:
-            return -0.5 * torch.cdist(z, self.means).pow(2)
+            if self.cluster_logvar is None:  # equal spreads: the normaliser cancels in the softmax
+                return -0.5 * torch.cdist(z, self.means).pow(2)
+            return self.prior_log_probs(z)
         return self.classifier(z)
 
     @property
@@ -252,12 +276,12 @@ class ClusterVAE(VAE):
         if self.pretraining:
             # the zero term gives μ and the classifier a (zero) gradient, so DDP needs no
             # find_unused_parameters while they sit out the pre-training epochs
-            unused = sum(p.sum() for p in [self.means, *self.classifier_parameters()]) * 0.0
+            unused = sum(p.sum() for p in [self.means, *self.cluster_parameters()]) * 0.0
             latent_kl, cat_kl = gaussian_kl(mu, logvar) + unused, torch.zeros_like(recon)
         else:
             log_p = F.log_softmax(self.cluster_logits(z), dim=1)                      # (B, K)
             log_q_zx = gaussian_log_prob(z, mu, logvar)                                # (B,)
-            log_q_zy = gaussian_log_prob(z.unsqueeze(1), self.means, torch.zeros_like(self.means))  # (B, K)
+            log_q_zy = self.prior_log_probs(z)                                         # (B, K)
             latent_kl = (log_p.exp() * (log_q_zx.unsqueeze(1) - log_q_zy)).sum(1)
             cat_kl = (log_p.exp() * (log_p + math.log(self.hparams.num_clusters))).sum(1)
         terms = {"nelbo": recon + latent_kl + cat_kl, "recon": recon, "latent_kl": latent_kl, "cat_kl": cat_kl,
@@ -445,7 +469,8 @@ class ClusterVAE(VAE):
             raise ValueError(f"cluster y={y} is out of range [0, {k})")
         else:
             ys = torch.full((n,), y, device=self.device, dtype=torch.long)
-        z = self.means[ys] + temperature * torch.randn(n, self.hparams.latent_dim, device=self.device)
+        spread = (0.5 * self.cluster_logvars()[ys]).exp()
+        z = self.means[ys] + temperature * spread * torch.randn(n, self.hparams.latent_dim, device=self.device)
         return self.mean_image(self.decode(z))
 
     @torch.no_grad()
@@ -461,12 +486,17 @@ class ClusterVAE(VAE):
 
     @torch.no_grad()
     def init_means_kmeans(self) -> None:
-        """Set μ_y to the K-Means centres of ``init_samples`` training codes (rank 0, broadcast)."""
+        """Set μ_y to the K-Means centres of ``init_samples`` training codes (rank 0, broadcast).
+
+        With learned cluster variances, σ_y² starts at the variance, per dimension, of the codes
+        z ~ p(z|x) of the images K-Means put in cluster y (spread of the means plus their mean
+        posterior variance)."""
         from sklearn.cluster import KMeans
 
         centres = self.means.detach().clone()
+        logvars = self.cluster_logvars().detach().clone()
         if self.trainer.is_global_zero:
-            codes, seen = [], 0
+            codes, posterior_vars, seen = [], [], 0
             was_training = self.training
             self.eval()
             datamodule = getattr(self.trainer, "datamodule", None)
@@ -475,16 +505,38 @@ class ClusterVAE(VAE):
                                    "(trainer.fit(model, datamodule=...)) to encode training images")
             for batch in datamodule.train_dataloader():
                 x = (batch[0] if isinstance(batch, (tuple, list)) else batch).to(self.device)
-                codes.append(self.encode(x)[0].cpu())
+                mu, logvar = self.encode(x)
+                codes.append(mu.cpu())
+                posterior_vars.append(logvar.exp().cpu())
                 seen += len(x)
                 if seen >= self.hparams.init_samples:
                     break
             self.train(was_training)
-            codes = torch.cat(codes)[: self.hparams.init_samples].double().numpy()
-            km = KMeans(self.hparams.num_clusters, n_init=4, random_state=0).fit(codes)
+            codes = torch.cat(codes)[: self.hparams.init_samples].double()
+            km = KMeans(self.hparams.num_clusters, n_init=4, random_state=0).fit(codes.numpy())
             centres = torch.as_tensor(km.cluster_centers_, dtype=centres.dtype, device=self.device)
+            if self.cluster_logvar is not None:
+                logvars = self.cluster_log_variances(codes, torch.cat(posterior_vars)[: len(codes)].double(),
+                                                     torch.as_tensor(km.labels_, dtype=torch.long))
+                logvars = logvars.to(dtype=centres.dtype, device=self.device)
         centres = self.trainer.strategy.broadcast(centres, src=0)
         self.means.copy_(centres.to(self.means.device))
+        if self.cluster_logvar is not None:
+            self.cluster_logvar.copy_(self.trainer.strategy.broadcast(logvars, src=0).to(self.cluster_logvar.device))
+
+    def cluster_log_variances(self, codes: torch.Tensor, posterior_vars: torch.Tensor,
+                              labels: torch.Tensor) -> torch.Tensor:
+        """log of each cluster's per-dimension variance of z ~ p(z|x): ``Var(mu) + mean σ²`` over
+        its members, ``(K, latent_dim)``, from codes and posterior variances ``(N, latent_dim)``
+        and cluster ids ``(N,)``. An empty cluster keeps its current value; variances are floored
+        at 1e-4."""
+        logvars = self.cluster_logvars().detach().to(codes.dtype).cpu().clone()
+        for k in range(self.hparams.num_clusters):
+            members = labels == k
+            if members.any():
+                spread = codes[members].var(0, unbiased=False) + posterior_vars[members].mean(0)
+                logvars[k] = spread.clamp_min(1e-4).log()
+        return logvars
 
     def _step(self, batch, stage: str) -> torch.Tensor:
         loss = super()._step(batch, stage)  # the loss terms, the divergence guard, the epoch means
