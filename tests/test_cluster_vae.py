@@ -420,3 +420,20 @@ def test_clustering_metric_rejects_a_model_without_cluster_ids():
     vae = VAE(image_size=8, latent_dim=2, channels=(4,), hidden=8)
     with pytest.raises(TypeError, match="kmeans"):
         get_metric("clustering")(vae, ImageDataModule("digits", image_size=8), None)
+
+
+def test_scan_config_is_the_measured_bench_entry():
+    """configs/cluster_vae_scan.yaml is quoted with cluster-vae-scan-e12-mnist-r3n's numbers: one
+    run of that entry must build the same model, data and length."""
+    from pathlib import Path
+
+    from lit_gen.bench.suite import load_suite
+
+    root = Path(__file__).resolve().parents[1]
+    entry = next(e for e in load_suite("cpu", root) if e.name == "cluster-vae-scan-e12-mnist-r3n")
+    bench = LitGenCLI(args=entry.cli_args(root, seed=0), run=False)
+    config = LitGenCLI(args=["--config", str(root / "configs" / "cluster_vae_scan.yaml"), "--seed_everything=0"],
+                       run=False)
+    assert dict(config.model.hparams) == dict(bench.model.hparams)
+    assert dict(config.datamodule.hparams) == dict(bench.datamodule.hparams)
+    assert config.trainer.max_epochs == bench.trainer.max_epochs == 12
