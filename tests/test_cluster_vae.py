@@ -19,16 +19,23 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 TINY = dict(image_size=8, latent_dim=3, num_clusters=4, channels=(4,), hidden=16, classifier_hidden=8)
 
 
+def terms_with_their_noise(model: ClusterVAE, x: torch.Tensor):
+    """``model.loss_terms(x)`` and the encoder's ``mu``, ``logvar`` and the ``z`` drawn inside it
+    (the same noise, replayed), so a test can recompute every term by hand."""
+    torch.manual_seed(1)
+    terms = model.loss_terms(x)
+    mu, logvar = model.encoder(x).chunk(2, dim=1)
+    torch.manual_seed(1)
+    z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+    return terms, mu, logvar, z
+
+
 def test_loss_matches_hand_computation():
     torch.manual_seed(0)
     model = ClusterVAE(**TINY, recon_weight=2.5)
     x = torch.rand(2, 1, 8, 8)
-    torch.manual_seed(1)
-    terms = model.loss_terms(x)
-    # the same noise, then every term from torch.distributions instead of the module's helpers
-    mu, logvar = model.encoder(x).chunk(2, dim=1)
-    torch.manual_seed(1)
-    z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+    # every term from torch.distributions instead of the module's helpers
+    terms, mu, logvar, z = terms_with_their_noise(model, x)
     x_hat = torch.sigmoid(model.decoder(z))
     recon = 0.5 * ((x - x_hat) ** 2).sum(dim=(1, 2, 3))
     p = torch.softmax(model.classifier(z), dim=1)                            # (2, K)
@@ -294,12 +301,7 @@ def test_learned_cluster_variances_enter_the_prior_the_classifier_and_sampling()
     assert "cluster_logvar" not in ClusterVAE(**TINY).state_dict()  # 'unit' checkpoints keep their keys
     with torch.no_grad():
         model.cluster_logvar.copy_(torch.randn(4, 3))
-    x = torch.rand(2, 1, 8, 8)
-    torch.manual_seed(1)
-    terms = model.loss_terms(x)
-    mu, logvar = model.encoder(x).chunk(2, dim=1)
-    torch.manual_seed(1)
-    z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+    terms, mu, logvar, z = terms_with_their_noise(model, torch.rand(2, 1, 8, 8))
     std_y = (0.5 * model.cluster_logvar).exp().detach()
     log_q_zy = torch.stack([Normal(model.means[k], std_y[k]).log_prob(z).sum(1) for k in range(4)], 1)
     p = torch.softmax(log_q_zy, dim=1)  # the Gaussian classifier: the mixture's Bayes posterior
@@ -388,13 +390,14 @@ def test_bad_config_is_a_clear_error(bad, match):
 
 
 def test_cli_fit_pretrain_kmeans_grid_and_bench_metrics(tmp_path):
-    """Fit through the CLI on the bundled digits (1 pre-train + 1 clustering epoch)."""
+    """Fit through the CLI on the bundled digits (1 pre-train + 1 clustering epoch), with the
+    Gaussian classifier on learned cluster variances."""
     args = [
         "--config", "configs/cluster_vae.yaml",
         "--data.name", "digits", "--data.batch_size", "64", "--data.image_size", "16",
         "--model.image_size", "16", "--model.channels", "[8]", "--model.hidden", "32",
         "--model.latent_dim", "4", "--model.pretrain_epochs", "1", "--model.init_means", "kmeans",
-        "--model.init_samples", "500", "--model.classifier", "gaussian",
+        "--model.init_samples", "500", "--model.classifier", "gaussian", "--model.cluster_variance", "learned",
         "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "5",
         "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(tmp_path),
     ]
@@ -402,6 +405,7 @@ def test_cli_fit_pretrain_kmeans_grid_and_bench_metrics(tmp_path):
     before = cli.model.means.detach().clone()
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     assert not torch.allclose(before, cli.model.means)  # K-Means replaced the random means
+    assert not torch.allclose(cli.model.cluster_logvar, torch.zeros(10, 4))  # and set the clusters' spreads
     assert cli.trainer.callback_metrics["val/acc"] > 0.1
     assert list((tmp_path).rglob("clusters_epoch=1.png"))
     result = get_metric("clustering")(cli.model, cli.datamodule, cli.trainer)

@@ -43,8 +43,9 @@ class ClusterVAE(VAE):
             ``gaussian`` (one learned pixel std).
         recon_weight: weight of the reconstruction term (the post: 2.5).
         classifier: ``mlp`` (the post: z → ``classifier_hidden`` ReLU → K softmax) or
-            ``gaussian`` (p(y|z) ∝ N(z; μ_y, I), the Bayes posterior of the prior mixture; no
-            extra parameters, so it cannot disagree with the means).
+            ``gaussian`` (p(y|z) ∝ q(z|y) = N(z; μ_y, I), or N(z; μ_y, diag σ_y²) with learned
+            variances: the Bayes posterior of the prior mixture; no extra parameters, so it
+            cannot disagree with the means).
         classifier_hidden: width of the ``mlp`` classifier's hidden layer.
         cluster_variance: ``unit`` (the post: ``q(z|y) = N(μ_y, I)``) or ``learned`` (VaDE,
             Jiang et al. 2017: ``q(z|y) = N(μ_y, diag σ_y²)`` with a learned log-variance per
