@@ -19,7 +19,6 @@ import os
 from pathlib import Path
 
 import torch
-from scipy.optimize import linear_sum_assignment
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lit_gen.data import ImageDataModule
@@ -74,10 +73,10 @@ def main() -> None:
             continue
         accuracy = contingency_on_test_split(checkpoint, args.data)
         table = accuracy.table
-        rows, cols = linear_sum_assignment(table.numpy(), maximize=True)
+        rows, cols = accuracy.matching()
         order = rows[cols.argsort()]
         print(f"  test ACC {float(accuracy.compute()):.4f}; contingency table (rows: clusters, columns: classes)")
-        for row in table[torch.as_tensor(order)].tolist():
+        for row in table[order].tolist():
             print("   " + " ".join(f"{n:5d}" for n in row))
 
 

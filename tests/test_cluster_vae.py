@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
 from torch.distributions import Normal
 
 from lit_gen.bench.registry import get_metric
+from lit_gen.bench.suite import load_suite
 from lit_gen.cli import LitGenCLI
 from lit_gen.data.augment import affine_warp, random_affine
 from lit_gen.models import ClusterVAE
@@ -429,10 +431,6 @@ def test_clustering_metric_rejects_a_model_without_cluster_ids():
 def test_scan_config_is_the_measured_bench_entry():
     """configs/cluster_vae_scan.yaml is quoted with cluster-vae-scan-e12-mnist-r3n's numbers: one
     run of that entry must build the same model, data and length."""
-    from pathlib import Path
-
-    from lit_gen.bench.suite import load_suite
-
     root = Path(__file__).resolve().parents[1]
     entry = next(e for e in load_suite("cpu", root) if e.name == "cluster-vae-scan-e12-mnist-r3n")
     bench = LitGenCLI(args=entry.cli_args(root, seed=0), run=False)

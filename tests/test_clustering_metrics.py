@@ -27,6 +27,11 @@ def _acc_purity(preds, target, k, c):
 def test_permuted_labels_score_one():
     acc, pur = _acc_purity([2, 2, 0, 0, 1, 1], [0, 0, 1, 1, 2, 2], 3, 3)
     assert acc == pytest.approx(1.0) and pur == pytest.approx(1.0)
+    # the matching behind it: cluster 2 is class 0, cluster 0 class 1, cluster 1 class 2
+    metric = ClusterAccuracy(3, 3)
+    metric.update(torch.tensor([2, 2, 0, 0, 1, 1]), torch.tensor([0, 0, 1, 1, 2, 2]))
+    rows, cols = metric.matching()
+    assert dict(zip(rows.tolist(), cols.tolist())) == {0: 1, 1: 2, 2: 0}
 
 
 def test_more_clusters_than_classes():

@@ -64,10 +64,15 @@ class ClusterAccuracy(_ContingencyMetric):
     use :class:`ClusterPurity` for the many-to-one measure. Returns a fraction in [0, 1].
     """
 
+    def matching(self) -> tuple[Tensor, Tensor]:
+        """The best one-to-one map: cluster ``rows[i]`` is matched to class ``cols[i]`` (int64, on CPU)."""
+        rows, cols = linear_sum_assignment(self.table.cpu().numpy(), maximize=True)
+        return torch.as_tensor(rows), torch.as_tensor(cols)
+
     def compute(self) -> Tensor:
         table = self.table.cpu()
-        rows, cols = linear_sum_assignment(table.numpy(), maximize=True)
-        matched = table[torch.as_tensor(rows), torch.as_tensor(cols)].sum()
+        rows, cols = self.matching()
+        matched = table[rows, cols].sum()
         return (matched.double() / table.sum().clamp(min=1)).float()
 
 
