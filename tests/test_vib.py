@@ -64,6 +64,26 @@ def test_softplus_scale_matches_alemis_parameterisation():
     assert all(p.grad is None or torch.isfinite(p.grad).all() for p in model.parameters())
 
 
+def test_released_code_inputs_and_initialisation():
+    """centre_inputs feeds 2x − 1; weight_init='glorot' gives Glorot-uniform weights, zero biases."""
+    torch.manual_seed(0)
+    model = VIBClassifier(in_features=784, bottleneck_dim=256, weight_init="glorot", centre_inputs=True)
+    linears = [m for m in (*model.encoder.modules(), *model.decoder.modules()) if isinstance(m, torch.nn.Linear)]
+    assert [tuple(m.weight.shape) for m in linears] == [(1024, 784), (1024, 1024), (512, 1024), (10, 256)]
+    for m in linears:
+        fan_out, fan_in = m.weight.shape
+        bound = math.sqrt(6.0 / (fan_in + fan_out))
+        assert m.weight.abs().max() <= bound
+        # a uniform on [-b, b] has std b/√3; PyTorch's default (b = 1/√fan_in) would miss this
+        assert abs(m.weight.std().item() - bound / math.sqrt(3)) < 0.02 * bound
+        assert (m.bias == 0).all()
+    x = torch.rand(3, 1, 28, 28)
+    plain = VIBClassifier(in_features=784, bottleneck_dim=256)
+    plain.load_state_dict(model.state_dict())
+    for got, want in zip(model.encode(x), plain.encode(2 * x - 1)):
+        torch.testing.assert_close(got, want)
+
+
 def test_beta_zero_is_the_deterministic_network():
     torch.manual_seed(0)
     model = VIBClassifier(**TINY, beta=0.0)
@@ -108,7 +128,7 @@ def test_loss_decreases_on_a_fixed_batch():
     (dict(beta=-1e-3), "beta"), (dict(beta=float("nan")), "beta"),
     (dict(num_classes=1), "num_classes"), (dict(test_samples=-1), "test_samples"),
     (dict(posterior_scale="exp"), "posterior_scale"),
-    (dict(dropout=1.0), "dropout"), (dict(dropout=-0.1), "dropout"),
+    (dict(dropout=1.0), "dropout"), (dict(dropout=-0.1), "dropout"), (dict(weight_init="he"), "weight_init"),
 ])
 def test_bad_config_is_a_clear_error(bad, match):
     with pytest.raises(ValueError, match=match):
