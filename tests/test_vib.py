@@ -172,6 +172,11 @@ def test_cli_fit_and_test_error_metric(tmp_path):
     assert result.protocol["unit"] == "percent" and result.protocol["images"] == len(y)
     assert result.values["test_error"] < 50  # 10 classes: chance is 90 %
     assert abs(result.values["test_error"] - float(errors)) < 5  # sampled vs mean prediction
+    at_mu = get_metric("test_error_at_mu")(cli.model, cli.datamodule, cli.trainer)
+    assert at_mu.values["test_error_at_mu"] == pytest.approx(float(errors), abs=1e-4)
+    assert at_mu.protocol["test_samples"] == 0
+    with pytest.raises(ValueError, match="predict_proba"):
+        get_metric("test_error_at_mu")(torch.nn.Linear(2, 2), cli.datamodule, cli.trainer)
 
 
 def test_cosine_schedule_falls_to_zero_over_the_budget(fit_learning_rates):

@@ -7,6 +7,9 @@
   same split, then scored the same way (values ``kmeans_acc`` ... / ``gmm_acc`` ...).
 * ``test_error``: classification error in **percent** of the model's ``predict_step`` (e.g.
   VIBClassifier, softmax averaged over its ``test_samples`` draws).
+* ``test_error_at_mu``: the same error with the class read from the posterior mean alone,
+  ``model.predict_proba(x, num_samples=0)`` (VIBClassifier's other evaluation), so one run
+  reports both.
 
 Every function takes ``(model, datamodule, trainer, **options)`` and returns a
 :class:`~lit_gen.bench.registry.MetricResult`.
@@ -111,9 +114,24 @@ def gmm(model, datamodule, trainer, num_clusters: int = 10, covariance_type: str
 def test_error(model, datamodule, trainer, split: str = "test") -> MetricResult:
     """Classification error in percent of ``predict_step``'s labels on ``split``."""
     preds, labels = _collect(model, datamodule, split, lambda x, i: model.predict_step((x,), i))
-    accuracy = MulticlassAccuracy(int(max(labels.max(), preds.max())) + 1, average="micro")
-    accuracy.update(preds, labels)
     samples = getattr(getattr(model, "hparams", {}), "test_samples", None)
-    return MetricResult({"test_error": 100.0 * (1.0 - float(accuracy.compute()))},
+    return MetricResult({"test_error": _error_percent(preds, labels)},
                         {"split": split, "images": len(labels), "unit": "percent",
                          "test_samples": samples})
+
+
+@register_metric("test_error_at_mu")
+def test_error_at_mu(model, datamodule, trainer, split: str = "test") -> MetricResult:
+    """Classification error in percent with z = mu: ``model.predict_proba(x, num_samples=0)``."""
+    if not callable(getattr(model, "predict_proba", None)):
+        raise ValueError(f"test_error_at_mu needs a model with predict_proba(x, num_samples) "
+                         f"(e.g. VIBClassifier), got {type(model).__name__}")
+    preds, labels = _collect(model, datamodule, split, lambda x, i: model.predict_proba(x, num_samples=0).argmax(1))
+    return MetricResult({"test_error_at_mu": _error_percent(preds, labels)},
+                        {"split": split, "images": len(labels), "unit": "percent", "test_samples": 0})
+
+
+def _error_percent(preds: torch.Tensor, labels: torch.Tensor) -> float:
+    accuracy = MulticlassAccuracy(int(max(labels.max(), preds.max())) + 1, average="micro")
+    accuracy.update(preds, labels)
+    return 100.0 * (1.0 - float(accuracy.compute()))

@@ -42,7 +42,7 @@ ENTRY_KEYS = {"name", "config", "overrides", "budget", "seeds", "metrics", "metr
 RESTART_KEYS = ("n", "monitor", "mode")
 # logged scores that use labels: choosing restarts by one of them would report the best of n
 # draws as the method's result
-LABEL_SCORES = ("acc", "accuracy", "purity", "nmi", "ari", "error", "test_error")
+LABEL_SCORES = ("acc", "accuracy", "purity", "nmi", "ari", "error", "test_error", "test_error_at_mu")
 
 
 class SuiteError(ValueError):
