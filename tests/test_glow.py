@@ -15,7 +15,7 @@ import torch
 from lit_gen.bench.registry import get_metric
 from lit_gen.data import ImageDataModule
 from lit_gen.models import Glow
-from lit_gen.models.glow import dequantize
+from lit_gen.models.glow import dequantize, image_keyed_noise, quantize
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -67,10 +67,12 @@ def test_eval_dequantization_is_a_fixed_function_of_each_image():
     assert torch.equal(torch.floor((dequantize(x, 5, False) + 0.5) * 32), torch.floor((x * 255).round() / 8))
 
 
-@pytest.mark.parametrize("preprocess", ["shift", "logit"])
-def test_training_lowers_bits_per_dim_on_a_fixed_batch(preprocess):
+@pytest.mark.parametrize("preprocess, dequantization", [
+    ("shift", "uniform"), ("logit", "uniform"), ("logit", "variational"),
+])
+def test_training_lowers_bits_per_dim_on_a_fixed_batch(preprocess, dequantization):
     torch.manual_seed(0)
-    model = tiny_glow(lr=5e-3, preprocess=preprocess)
+    model = tiny_glow(lr=5e-3, preprocess=preprocess, dequantization=dequantization, dequant_hidden=8)
     x = torch.rand(32, 1, 8, 8).round()  # binary images: very compressible
     opt = model.configure_optimizers()["optimizer"]
     model.train()
@@ -85,6 +87,25 @@ def test_training_lowers_bits_per_dim_on_a_fixed_batch(preprocess):
     model.eval()
     after = model.bits_per_dim(x).mean().item()
     assert after < before - 0.5, (before, after)
+
+
+def test_variational_dequantization_bound_is_fixed_per_image_and_uses_q():
+    torch.manual_seed(0)
+    model = tiny_glow(preprocess="logit", dequantization="variational", dequant_hidden=8, dequant_steps=2).eval()
+    with torch.no_grad():  # move the zero-initialised couplings so q is not a plain sigmoid of N(0, I)
+        for p in model.dequantizer.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    x = torch.rand(6, 1, 8, 8)
+    bpd = model.bits_per_dim(x)
+    assert torch.equal(bpd[[4, 1]], model.bits_per_dim(x[[4, 1]]))  # evaluation noise keyed by the image
+    # the bound by hand: u = q's sample from the image's fixed normal noise, −log p(y) + log q(u|x)
+    x_int = quantize(x, 8)
+    u, log_q = model.dequantizer(image_keyed_noise(x, "normal"), x_int / 256 - 0.5)
+    y = (x_int + u) / 256 - 0.5
+    assert ((y + 0.5) * 256 >= x_int).all() and ((y + 0.5) * 256 <= x_int + 1).all()  # u stays in the bin
+    expected = (-(model.log_density(y) - log_q) + 64 * math.log(256)) / (64 * math.log(2))
+    torch.testing.assert_close(bpd, expected)
+    assert not torch.allclose(log_q, torch.zeros_like(log_q))
 
 
 def test_sample_shape_range_and_temperature():
@@ -103,6 +124,11 @@ def test_overflowing_inverse_gives_finite_samples_and_a_warning():
     with pytest.warns(RuntimeWarning, match="not finite"):
         s = model.sample(3)
     assert torch.isfinite(s).all() and s.min() >= 0 and s.max() <= 1
+
+
+def test_bad_dequantization_is_a_clear_error():
+    with pytest.raises(ValueError, match="dequantization"):
+        tiny_glow(dequantization="gaussian")
 
 
 def test_bad_sizes_raise_clear_errors():

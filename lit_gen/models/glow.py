@@ -18,27 +18,34 @@ from typing import Literal
 import torch
 
 from lit_gen.models.base import StagedLossModule, adam_with_linear_warmup, epoch_means
+from lit_gen.nn.dequantization import VariationalDequantizer
 from lit_gen.nn.flows import GlowFlow, LogitTransform, standard_normal_logprob
 from lit_gen.utils.checks import check_finite, check_image_shape
 
 
-def dequantize(x: torch.Tensor, n_bits: int, training: bool) -> torch.Tensor:
-    """``x`` in [0, 1] (multiples of 1/255) → dequantized ``y`` in [−½, ½), same shape.
+def quantize(x: torch.Tensor, n_bits: int) -> torch.Tensor:
+    """``x`` in [0, 1] (multiples of 1/255) → integer bins ``0 … 2**n_bits − 1`` (float), same shape."""
+    return torch.floor((x * 255).round() / 2 ** (8 - n_bits))
 
-    Training: fresh ``U(0, 1)`` noise per pixel. Evaluation: noise from a seeded bank, the row
-    picked by a hash of the image's pixels (deterministic per image).
+
+def image_keyed_noise(x: torch.Tensor, distribution: Literal["uniform", "normal"] = "uniform") -> torch.Tensor:
+    """Evaluation noise shaped like ``x``: a row of a seeded bank picked by a hash of each image's
+    pixels, so it is the same for an image whatever its batch, position or DDP rank."""
+    gen = torch.Generator().manual_seed(0)
+    draw = torch.rand if distribution == "uniform" else torch.randn
+    bank = draw(1024, *x.shape[1:], generator=gen).to(x)
+    proj = torch.rand(x[0].numel(), generator=gen, dtype=torch.float64).to(x.device)
+    keys = (x.flatten(1).double() @ proj * 9973.0).floor().long() % bank.shape[0]
+    return bank[keys]
+
+
+def dequantize(x: torch.Tensor, n_bits: int, training: bool) -> torch.Tensor:
+    """``x`` in [0, 1] (multiples of 1/255) → uniformly dequantized ``y`` in [−½, ½), same shape.
+
+    Training: fresh ``U(0, 1)`` noise per pixel. Evaluation: :func:`image_keyed_noise`.
     """
-    bins = 2 ** n_bits
-    x_int = torch.floor((x * 255).round() / 2 ** (8 - n_bits))
-    if training:
-        noise = torch.rand_like(x)
-    else:
-        gen = torch.Generator().manual_seed(0)
-        bank = torch.rand(1024, *x.shape[1:], generator=gen).to(x)
-        proj = torch.rand(x[0].numel(), generator=gen, dtype=torch.float64).to(x.device)
-        keys = (x.flatten(1).double() @ proj * 9973.0).floor().long() % bank.shape[0]
-        noise = bank[keys]
-    return (x_int + noise) / bins - 0.5
+    noise = torch.rand_like(x) if training else image_keyed_noise(x)
+    return (quantize(x, n_bits) + noise) / 2 ** n_bits - 0.5
 
 
 def to_bits_per_dim(log_density: torch.Tensor, num_dims: int, n_bits: int) -> torch.Tensor:
@@ -66,6 +73,13 @@ class Glow(StagedLossModule):
         lr_schedule: ``constant`` after the warm-up, or ``cosine``: the rate falls to 0 as the
             trainer's budget runs out, by steps (``max_epochs``/``max_steps``) or by the
             ``max_time`` clock, whichever ends first (wall-clock budgets are the cpu suite's).
+        dequantization: ``uniform`` noise in each bin, or ``variational``: noise drawn from a
+            learned ``q(u | x)`` (Flow++, :class:`~lit_gen.nn.dequantization.VariationalDequantizer`),
+            trained with the flow; bits/dim are then the tighter bound ``E_q[−log p(y) +
+            log q(u | x)]``. The dequantizer's parameters count in ``param_count``; sampling
+            does not use it.
+        dequant_hidden: width of the dequantizer's networks.
+        dequant_steps: conditional couplings of the dequantizer.
     """
 
     def __init__(
@@ -82,6 +96,9 @@ class Glow(StagedLossModule):
         preprocess: Literal["shift", "logit"] = "shift",
         logit_alpha: float = 1e-6,
         lr_schedule: Literal["constant", "cosine"] = "constant",
+        dequantization: Literal["uniform", "variational"] = "uniform",
+        dequant_hidden: int = 32,
+        dequant_steps: int = 4,
     ):
         super().__init__()
         if lr_schedule not in ("constant", "cosine"):
@@ -90,9 +107,13 @@ class Glow(StagedLossModule):
             raise ValueError(f"n_bits must be in 1..8, got {n_bits}")
         if preprocess not in ("shift", "logit"):
             raise ValueError(f"preprocess must be 'shift' or 'logit', got {preprocess!r}")
+        if dequantization not in ("uniform", "variational"):
+            raise ValueError(f"dequantization must be 'uniform' or 'variational', got {dequantization!r}")
         self.save_hyperparameters()
         self.logit = LogitTransform(logit_alpha) if preprocess == "logit" else None
         self.flow = GlowFlow(self.image_shape, levels, steps, hidden, coupling)
+        self.dequantizer = (VariationalDequantizer(self.image_shape, dequant_hidden, dequant_steps)
+                            if dequantization == "variational" else None)
         self.epoch_means = epoch_means(("bpd",))
 
     @property
@@ -109,8 +130,15 @@ class Glow(StagedLossModule):
 
     def bits_per_dim(self, x: torch.Tensor) -> torch.Tensor:
         """Bits/dim of images ``x`` in [0, 1] ``(B, C, H, W) → (B,)`` (dequantization bound)."""
-        y = dequantize(x, self.hparams.n_bits, self.training)
-        return to_bits_per_dim(self.log_density(y), y[0].numel(), self.hparams.n_bits)
+        n_bits = self.hparams.n_bits
+        if self.dequantizer is None:
+            y = dequantize(x, n_bits, self.training)
+            return to_bits_per_dim(self.log_density(y), y[0].numel(), n_bits)
+        x_int, bins = quantize(x, n_bits), 2 ** n_bits
+        eps = torch.randn_like(x) if self.training else image_keyed_noise(x, "normal")
+        u, log_q = self.dequantizer(eps, x_int / bins - 0.5)
+        y = (x_int + u) / bins - 0.5
+        return to_bits_per_dim(self.log_density(y) - log_q, y[0].numel(), n_bits)
 
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0) -> torch.Tensor:
