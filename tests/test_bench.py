@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from lit_gen.bench.cli import main
@@ -276,6 +277,40 @@ def test_rescore_adds_a_metric_from_the_saved_weights_without_training(tmp_path,
     assert after["config_hash"] == full["config_hash"] and after["rescored"][0]["metrics"] == ["nll"]
     assert bench(suite, tmp_path / "out") == 0  # a normal run now finds it done
     assert "1 already done, 0 to run" in capsys.readouterr().out
+
+
+def test_rescore_accepts_weights_saved_before_a_model_option_existed(tmp_path, capsys):
+    """A checkpoint that lacks a constructor argument added later (its default keeps the old
+    behaviour) is the entry's run; a saved value other than the entry's is still refused."""
+    suite = make_suite(tmp_path, metrics=["nelbo"], metric_options={})
+    assert bench(suite, tmp_path / "out") == 0
+    weights = tmp_path / "out/mini/work/tiny-a/seed=0/final.ckpt"
+    checkpoint = torch.load(weights, map_location="cpu", weights_only=False)
+    assert checkpoint["hyper_parameters"]["lr"] == 1e-3  # the constructor default
+    saved = dict(checkpoint["hyper_parameters"])
+    del checkpoint["hyper_parameters"]["lr"]  # as if saved before VAE(lr) existed
+    resave(checkpoint, weights)
+    make_suite(tmp_path)  # the entry now also lists nll
+    assert bench(suite, tmp_path / "out", "--rescore") == 0
+    assert "nll" in json.loads((tmp_path / "out/mini/runs/tiny-a/seed=0.json").read_text())["metrics"]
+
+    make_suite(tmp_path, metrics=["nelbo"], metric_options={})
+    assert bench(suite, tmp_path / "out2") == 0
+    weights = tmp_path / "out2/mini/work/tiny-a/seed=0/final.ckpt"
+    checkpoint = torch.load(weights, map_location="cpu", weights_only=False)
+    checkpoint["hyper_parameters"] = {**saved, "lr": 5e-4}  # trained at another rate
+    resave(checkpoint, weights)
+    make_suite(tmp_path)
+    capsys.readouterr()
+    assert bench(suite, tmp_path / "out2", "--rescore") == 1
+    assert "model settings" in capsys.readouterr().out
+
+
+def resave(checkpoint: dict, path: Path) -> None:
+    """Rewrite a checkpoint keeping its time stamp (rescore refuses weights newer than the result)."""
+    stamp = path.stat()
+    torch.save(checkpoint, path)
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
 
 
 def test_rescore_refuses_runs_trained_otherwise(tmp_path, capsys):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import contextlib
+import inspect
 import json
 import logging
 import math
@@ -338,6 +339,19 @@ def _comparable(hparams: Any) -> str:
                       sort_keys=True, default=str)
 
 
+def _with_added_defaults(saved: Any, built: Any, cls: type) -> Any:
+    """``saved`` hparams plus the constructor defaults of the arguments ``cls`` gained after they
+    were saved (keys ``built`` has and ``saved`` lacks). A new argument's default keeps the old
+    behaviour (the convention every added option follows), so a run saved before the argument
+    existed was trained with that default; a built value other than the default still differs."""
+    if not saved:
+        return saved
+    params = inspect.signature(cls.__init__).parameters
+    added = {k: params[k].default for k in dict(built or {}).keys() - dict(saved).keys()
+             if k in params and params[k].default is not inspect.Parameter.empty}
+    return {**added, **dict(saved)}
+
+
 def measured_as_entry(entry: Entry, result: dict[str, Any], root: Path) -> bool:
     """Whether ``result`` was trained as ``entry`` says now and measured with its current
     options, for the metrics the result has: its hash is the entry's, restricted to those."""
@@ -371,10 +385,11 @@ def rescore_one(entry: Entry, seed: int, root: Path, work_dir: Path, old: dict[s
     with _quiet_lightning():
         cli = _build_cli(entry, seed, root, work_dir, 1, "cpu")
         checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
-        for what, built, saved in (("model", cli.model.hparams, checkpoint.get("hyper_parameters")),
-                                   ("data", getattr(cli.datamodule, "hparams", {}),
-                                    checkpoint.get("datamodule_hyper_parameters"))):
-            if _comparable(built) != _comparable(saved):
+        for what, built, saved, cls in (
+                ("model", cli.model.hparams, checkpoint.get("hyper_parameters"), type(cli.model)),
+                ("data", getattr(cli.datamodule, "hparams", {}), checkpoint.get("datamodule_hyper_parameters"),
+                 type(cli.datamodule))):
+            if _comparable(built) != _comparable(_with_added_defaults(saved, built, cls)):
                 raise RescoreError(f"the {what} settings in {checkpoint_path} are not the entry's")
         cli.model.on_load_checkpoint(checkpoint)
         cli.model.load_state_dict(checkpoint["state_dict"])  # left in train mode, as after fit: metrics choose
