@@ -6,7 +6,9 @@ bound on the discrete likelihood: ``bits/dim = (−log p(y) + D·log 2**n_bits) 
 In evaluation the noise is a fixed function of each image, so val/test numbers do not depend
 on batch size, order or the number of DDP processes. With ``preprocess="logit"`` the flow
 models ``logit(α + (1 − 2α)(y + ½))`` instead of ``y``; the transform's log-determinant is part of
-``log p(y)``, so bits/dim stay the same quantity (RealNVP's MNIST/CIFAR pre-processing).
+``log p(y)``, so bits/dim stay the same quantity (RealNVP's MNIST/CIFAR pre-processing). With
+``dequantization="variational"`` the noise is drawn from a learned ``q(u | x)`` instead (Flow++),
+and ``log q`` joins the bound.
 """
 
 from __future__ import annotations
