@@ -11,6 +11,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from torch.utils.data import DataLoader, Subset
 
 from lit_gen.bench.registry import get_metric
 from lit_gen.data import ImageDataModule
@@ -24,6 +25,15 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def tiny_glow(**kw) -> Glow:
     args = dict(in_channels=1, image_size=8, levels=2, steps=2, hidden=16, warmup_steps=1)
     return Glow(**{**args, **kw})
+
+
+def perturbed_vd_glow() -> Glow:
+    torch.manual_seed(0)
+    model = tiny_glow(preprocess="logit", dequantization="variational", dequant_hidden=8, dequant_steps=2).eval()
+    with torch.no_grad():  # move the zero-initialised couplings so q is not a plain sigmoid of N(0, I)
+        for p in model.dequantizer.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return model
 
 
 def test_fresh_additive_glow_is_a_rotation_so_bpd_is_the_gaussian_one():
@@ -90,11 +100,7 @@ def test_training_lowers_bits_per_dim_on_a_fixed_batch(preprocess, dequantizatio
 
 
 def test_variational_dequantization_bound_is_fixed_per_image_and_uses_q():
-    torch.manual_seed(0)
-    model = tiny_glow(preprocess="logit", dequantization="variational", dequant_hidden=8, dequant_steps=2).eval()
-    with torch.no_grad():  # move the zero-initialised couplings so q is not a plain sigmoid of N(0, I)
-        for p in model.dequantizer.parameters():
-            p.add_(0.1 * torch.randn_like(p))
+    model = perturbed_vd_glow()
     x = torch.rand(6, 1, 8, 8)
     bpd = model.bits_per_dim(x)
     assert torch.equal(bpd[[4, 1]], model.bits_per_dim(x[[4, 1]]))  # evaluation noise keyed by the image
@@ -106,6 +112,57 @@ def test_variational_dequantization_bound_is_fixed_per_image_and_uses_q():
     expected = (-(model.log_density(y) - log_q) + 64 * math.log(256)) / (64 * math.log(2))
     torch.testing.assert_close(bpd, expected)
     assert not torch.allclose(log_q, torch.zeros_like(log_q))
+
+
+@pytest.mark.parametrize("dequantization", ["uniform", "variational"])
+def test_importance_weighted_log_likelihood_by_hand(dequantization):
+    model = perturbed_vd_glow() if dequantization == "variational" else tiny_glow(preprocess="logit").eval()
+    x = torch.rand(3, 1, 8, 8)
+    torch.manual_seed(7)
+    with torch.no_grad():
+        got = model.log_likelihood(x, num_samples=5)
+    # by hand, from the same five draws: log w_k = log p(y_k) − log q(u_k | x)
+    torch.manual_seed(7)
+    x_int = quantize(x, 8)
+    log_w = []
+    with torch.no_grad():
+        for _ in range(5):
+            if dequantization == "uniform":
+                u, log_q = torch.rand_like(x), torch.zeros(3)
+            else:
+                u, log_q = model.dequantizer(torch.randn_like(x), x_int / 256 - 0.5)
+            log_w.append(model.log_density((x_int + u) / 256 - 0.5) - log_q)
+    log_w = torch.stack(log_w)  # (5, 3)
+    expected = torch.log(torch.exp(log_w - log_w.max(0).values).mean(0)) + log_w.max(0).values - 64 * math.log(256)
+    torch.testing.assert_close(got, expected)
+    # Jensen: the importance-weighted estimate is at least the mean single-draw bound of the same draws
+    assert (got >= log_w.mean(0) - 64 * math.log(256) - 1e-4).all()
+    # one draw is the training bound, bits_per_dim, on that draw
+    model.train()
+    torch.manual_seed(3)
+    one = model.log_likelihood(x, num_samples=1)
+    torch.manual_seed(3)
+    torch.testing.assert_close(-one / (64 * math.log(2)), model.bits_per_dim(x))
+    with pytest.raises(ValueError, match="num_samples"):
+        model.log_likelihood(x, num_samples=0)
+
+
+def test_nll_bench_metric_on_glow_averages_log_likelihood(tmp_path):
+    L.seed_everything(0)
+    dm = ImageDataModule(name="digits", image_size=8, batch_size=64)
+    model = perturbed_vd_glow()
+    trainer = L.Trainer(logger=False, enable_progress_bar=False, default_root_dir=tmp_path)
+    result = get_metric("nll")(model, dm, trainer, num_samples=3, limit=150, batch_size=100, seed=5)
+    torch.manual_seed(5)  # the metric's seed; its DataLoader draws from the same generator
+    with torch.no_grad():
+        loader = DataLoader(Subset(dm.test_set, range(150)), batch_size=100)
+        expected = torch.cat([-model.log_likelihood(x, 3) for x, _ in loader]).mean()
+    assert result.values["nll"] == pytest.approx(expected.item(), rel=1e-5)
+    assert result.values["nll_bits_per_dim"] == pytest.approx(expected.item() / (64 * math.log(2)), rel=1e-5)
+    assert result.protocol["num_samples"] == 3 and result.protocol["n_images"] == 150
+    bpd = get_metric("bpd")(model, dm, trainer)
+    assert bpd.protocol["dequantization"] == "variational, 8 bits"
+    assert "variational" in bpd.protocol["bound"]
 
 
 def test_sample_shape_range_and_temperature():

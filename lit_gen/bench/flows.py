@@ -13,15 +13,22 @@ def bpd(model: L.LightningModule, datamodule, trainer: L.Trainer, **_) -> Metric
     """Test-split bits per dimension from ``trainer.test`` (synced across ranks as sum/count).
 
     For :class:`~lit_gen.models.Glow` it is the exact flow density of uniformly dequantized
-    pixels (a bound on the discrete NLL); for :class:`~lit_gen.models.FVAE` the negative ELBO of
-    the same dequantized pixels, a looser upper bound. Evaluation noise is a fixed function of
+    pixels (a bound on the discrete NLL), or with ``dequantization="variational"`` the bound
+    ``E_q[−log p(y) + log q(u | x)]``; for :class:`~lit_gen.models.FVAE` the negative ELBO of
+    uniformly dequantized pixels, a looser upper bound. Evaluation noise is a fixed function of
     each image, so the value does not depend on batch size or process count.
     """
     result = test_metrics(model, datamodule, trainer, keys=["bpd"])
+    dequantization = getattr(model, "hparams", {}).get("dequantization", "uniform")
+    if type(model).__name__ != "Glow":
+        bound = "negative ELBO"
+    elif dequantization == "variational":
+        bound = "variational dequantization, one draw of q(u | x) per image"
+    else:
+        bound = "exact flow density"
     return MetricResult({"test_bpd": result.values["bpd"]},
-                        {"split": "test", "unit": "bits/dim", "dequantization": "uniform, 8 bits",
-                         "limit_test_batches": trainer.limit_test_batches,
-                         "bound": "exact flow density" if type(model).__name__ == "Glow" else "negative ELBO"})
+                        {"split": "test", "unit": "bits/dim", "dequantization": f"{dequantization}, 8 bits",
+                         "limit_test_batches": trainer.limit_test_batches, "bound": bound})
 
 
 @register_metric("param_count")

@@ -44,11 +44,13 @@ def _rank_shard(dataset, trainer: L.Trainer, limit: int | None):
 @register_metric("nll")
 def nll(model, datamodule, trainer, num_samples: int = 200, limit: int | None = None, batch_size: int = 100,
         seed: int = 1234) -> MetricResult:
-    """Importance-sampled −log p(x) on the test split (Burda et al. 2016), nats per image.
+    """Importance-sampled −log p(x) on the test split, nats per image, and in bits/dim.
 
-    Each rank scores its own share of the test images; the mean is synced as (sum, count), so
-    1 and N processes average the same images. ``limit`` scores the first ``limit`` images only.
-    Needs ``model.log_likelihood(x, num_samples)``.
+    VAEs sample the latent (Burda et al. 2016), :class:`~lit_gen.models.Glow` the dequantization
+    noise (Hoogeboom et al. 2020); ``num_samples`` draws per image. Each rank scores its own
+    share of the test images; the mean is synced as (sum, count), so 1 and N processes average
+    the same images. ``limit`` scores the first ``limit`` images only. Needs
+    ``model.log_likelihood(x, num_samples)``.
     """
     if not callable(getattr(model, "log_likelihood", None)):
         raise TypeError(f"{type(model).__name__} has no log_likelihood(x, num_samples); 'nll' does not apply")
