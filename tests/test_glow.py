@@ -249,6 +249,8 @@ def test_bpd_and_param_count_bench_metrics(tmp_path):
         per_image = torch.cat([model.bits_per_dim(x) for x, _ in dm.test_dataloader()])
     assert result.values["test_bpd"] == pytest.approx(per_image.mean().item(), rel=1e-5)
     assert result.protocol["bound"] == "exact flow density"
+    model.__class__ = type("MyGlow", (Glow,), {})  # a user's subclass keeps Glow's label
+    assert get_metric("bpd")(model, dm, trainer).protocol["bound"] == "exact flow density"
     count = get_metric("param_count")(model, dm, trainer).values["params"]
     assert count == sum(p.numel() for p in model.parameters())
 
