@@ -81,9 +81,11 @@ def test_sample_reconstruct_and_interpolation_endpoints():
     assert not torch.allclose(strip[:, 2], strip[:, 0], atol=1e-4)
 
 
-def test_bad_sigma_is_rejected():
+def test_bad_config_is_rejected():
     with pytest.raises(ValueError, match="sigma1"):
         FVAE(sigma1=0.0)
+    with pytest.raises(ValueError, match="lr_decay_start"):
+        FVAE(lr_schedule="cosine", lr_decay_start=-0.1)
 
 
 def test_fit_configs_fvae_yaml_fast_dev_run(tmp_path, shared_data, monkeypatch):

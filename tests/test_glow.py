@@ -199,12 +199,17 @@ def test_bad_sizes_raise_clear_errors():
         Glow(preprocess="logit", logit_alpha=0.0)
     with pytest.raises(ValueError, match="lr_schedule"):
         Glow(lr_schedule="linear")
+    with pytest.raises(ValueError, match="lr_decay_start"):
+        Glow(lr_schedule="cosine", lr_decay_start=1.0)
 
 
-def test_cosine_rate_follows_the_max_time_clock(monkeypatch, tmp_path):
-    """With a wall-clock budget the cosine is driven by the Timer: a fake clock that advances a
-    quarter of max_time per step gives the rates of a half cosine at 0, 1/4, 1/2 and 3/4, and the
-    Timer stops the fit at the end of the budget (the step budget, 100 epochs, is far away)."""
+@pytest.mark.parametrize("decay_start, steps", [(0.0, 4), (0.5, 8)])
+def test_cosine_rate_follows_the_max_time_clock(monkeypatch, tmp_path, decay_start, steps):
+    """With a wall-clock budget the cosine is driven by the Timer: a fake clock that advances
+    1/steps of max_time per step gives the rates of a half cosine at 0, 1/steps, ... (with
+    ``lr_decay_start`` the full rate until that fraction of the clock, then a half cosine over
+    the rest), and the Timer stops the fit at the end of the budget (the step budget, 100
+    epochs, is far away)."""
     from lightning.pytorch.callbacks import Timer
 
     clock = {"seconds": 0.0}
@@ -214,18 +219,20 @@ def test_cosine_rate_follows_the_max_time_clock(monkeypatch, tmp_path):
     class Probe(L.Callback):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             rates.append(trainer.optimizers[0].param_groups[0]["lr"])
-            clock["seconds"] += 25.0
+            clock["seconds"] += 100.0 / steps
 
     L.seed_everything(0)
     dm = ImageDataModule(name="digits", image_size=8, batch_size=64)
-    model = tiny_glow(lr=1e-3, warmup_steps=1, lr_schedule="cosine")
+    model = tiny_glow(lr=1e-3, warmup_steps=1, lr_schedule="cosine", lr_decay_start=decay_start)
     trainer = L.Trainer(max_time={"seconds": 100}, max_epochs=100, limit_train_batches=2, limit_val_batches=0,
                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, default_root_dir=tmp_path, callbacks=[Probe()])
     trainer.fit(model, datamodule=dm)
-    expected = [1e-3 * 0.5 * (1 + math.cos(math.pi * q)) for q in (0.0, 0.25, 0.5, 0.75)]
+    clock_fractions = [i / steps for i in range(steps)]
+    expected = [1e-3 * 0.5 * (1 + math.cos(math.pi * max(0.0, q - decay_start) / (1 - decay_start)))
+                for q in clock_fractions]
     assert rates == pytest.approx(expected)
-    assert trainer.global_step == 4
+    assert trainer.global_step == steps
 
 
 def test_cosine_rate_needs_a_finite_budget(tmp_path):

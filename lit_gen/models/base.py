@@ -55,10 +55,17 @@ def budget_progress(module: L.LightningModule) -> Callable[[int], float]:
 
 
 def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int = 0,
-                  total_steps: int | None = None, progress: Callable[[int], float] | None = None) -> dict:
+                  total_steps: int | None = None, progress: Callable[[int], float] | None = None,
+                  decay_start: float = 0.0) -> dict:
     """A per-step learning-rate schedule for Lightning: linear warm-up over ``warmup_steps``,
     then constant (``total_steps`` and ``progress`` None) or a half cosine from 1 to 0 at
-    ``total_steps``, or as ``progress(step)`` (see :func:`budget_progress`) goes from 0 to 1."""
+    ``total_steps``, or as ``progress(step)`` (see :func:`budget_progress`) goes from 0 to 1.
+
+    With ``decay_start`` in (0, 1) the rate stays at 1 until that fraction of the budget and the
+    half cosine fills the rest (a warmup-stable-decay schedule, Hägele et al. 2024): a run can
+    train at its full rate and still end annealed."""
+    if not 0.0 <= decay_start < 1.0:
+        raise ValueError(f"decay_start must be in [0, 1), got {decay_start}")
 
     def factor(step: int) -> float:
         if step < warmup_steps:
@@ -69,17 +76,20 @@ def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int = 0,
             return 1.0
         else:
             done = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        done = (done - decay_start) / (1.0 - decay_start)
         return 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, done))))
 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
-def adam_with_linear_warmup(module: L.LightningModule, lr: float, warmup_steps: int, cosine: bool = False) -> dict:
+def adam_with_linear_warmup(module: L.LightningModule, lr: float, warmup_steps: int, cosine: bool = False,
+                            decay_start: float = 0.0) -> dict:
     """Adam whose learning rate rises linearly over ``warmup_steps`` optimizer steps (flows need
-    it), then stays, or with ``cosine`` falls to 0 as the budget runs out (:func:`budget_progress`)."""
+    it), then stays, or with ``cosine`` falls to 0 as the budget runs out (:func:`budget_progress`),
+    from the fraction ``decay_start`` of the budget on (see :func:`warmup_cosine`)."""
     return warmup_cosine(torch.optim.Adam(module.parameters(), lr=lr), warmup_steps,
-                         progress=budget_progress(module) if cosine else None)
+                         progress=budget_progress(module) if cosine else None, decay_start=decay_start)
 
 
 class StagedLossModule(L.LightningModule):

@@ -46,6 +46,9 @@ class FVAE(StagedLossModule):
         lr_schedule: ``constant`` after the warm-up, or ``cosine``: the rate falls to 0 as the
             trainer's budget runs out, by steps (``max_epochs``/``max_steps``) or by the
             ``max_time`` clock, whichever ends first (wall-clock budgets are the cpu suite's).
+        lr_decay_start: with ``cosine``, the fraction of the budget the rate stays at ``lr`` before
+            the cosine begins (0: right after the warm-up; 0.7: full rate for 70 % of the budget,
+            then down to 0, a warmup-stable-decay schedule).
     """
 
     def __init__(
@@ -63,10 +66,13 @@ class FVAE(StagedLossModule):
         lr: float = 1e-3,
         warmup_steps: int = 200,
         lr_schedule: Literal["constant", "cosine"] = "constant",
+        lr_decay_start: float = 0.0,
     ):
         super().__init__()
         if lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+        if not 0.0 <= lr_decay_start < 1.0:
+            raise ValueError(f"lr_decay_start must be in [0, 1), got {lr_decay_start}")
         if sigma1 <= 0 or sigma2 <= 0:
             raise ValueError(f"sigma1 and sigma2 must be > 0, got {sigma1}, {sigma2}")
         self.save_hyperparameters()
@@ -143,4 +149,5 @@ class FVAE(StagedLossModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        return adam_with_linear_warmup(self, h.lr, h.warmup_steps, cosine=h.lr_schedule == "cosine")
+        return adam_with_linear_warmup(self, h.lr, h.warmup_steps, cosine=h.lr_schedule == "cosine",
+                                       decay_start=h.lr_decay_start)

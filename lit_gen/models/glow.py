@@ -82,6 +82,9 @@ class Glow(StagedLossModule):
             does not use it.
         dequant_hidden: width of the dequantizer's networks.
         dequant_steps: conditional couplings of the dequantizer.
+        lr_decay_start: with ``cosine``, the fraction of the budget the rate stays at ``lr`` before
+            the cosine begins (0: right after the warm-up; 0.7: full rate for 70 % of the budget,
+            then down to 0, a warmup-stable-decay schedule).
     """
 
     def __init__(
@@ -101,10 +104,13 @@ class Glow(StagedLossModule):
         dequantization: Literal["uniform", "variational"] = "uniform",
         dequant_hidden: int = 32,
         dequant_steps: int = 4,
+        lr_decay_start: float = 0.0,
     ):
         super().__init__()
         if lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+        if not 0.0 <= lr_decay_start < 1.0:
+            raise ValueError(f"lr_decay_start must be in [0, 1), got {lr_decay_start}")
         if not 1 <= n_bits <= 8:
             raise ValueError(f"n_bits must be in 1..8, got {n_bits}")
         if preprocess not in ("shift", "logit"):
@@ -206,4 +212,5 @@ class Glow(StagedLossModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        return adam_with_linear_warmup(self, h.lr, h.warmup_steps, cosine=h.lr_schedule == "cosine")
+        return adam_with_linear_warmup(self, h.lr, h.warmup_steps, cosine=h.lr_schedule == "cosine",
+                                       decay_start=h.lr_decay_start)
