@@ -19,8 +19,8 @@ import os
 from pathlib import Path
 
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from lit_gen.bench.logs import logged_scalars
 from lit_gen.data import ImageDataModule
 from lit_gen.metrics.clustering import ClusterAccuracy
 from lit_gen.models import ClusterVAE
@@ -30,14 +30,7 @@ SCALARS = ("val/loss", "val/nelbo", "val/balance", "val/neighbour", "val/acc")
 
 def last_validation_values(run_dir: Path) -> dict[str, float]:
     """The last logged value of each of ``SCALARS`` found in ``run_dir``'s TensorBoard logs."""
-    values: dict[str, float] = {}
-    for events in sorted(run_dir.glob("lightning_logs/**/events.out.tfevents*")):
-        accumulator = EventAccumulator(str(events))
-        accumulator.Reload()
-        for tag in SCALARS:
-            if tag in accumulator.Tags()["scalars"]:
-                values[tag] = accumulator.Scalars(tag)[-1].value
-    return values
+    return {tag: points[-1][1] for tag, points in logged_scalars(run_dir, SCALARS).items() if points}
 
 
 @torch.no_grad()
