@@ -201,6 +201,8 @@ def test_bad_sizes_raise_clear_errors():
         Glow(lr_schedule="linear")
     with pytest.raises(ValueError, match="lr_decay_start"):
         Glow(lr_schedule="cosine", lr_decay_start=1.0)
+    with pytest.raises(ValueError, match="needs lr_schedule='cosine'"):
+        Glow(lr_decay_start=0.5)
 
 
 @pytest.mark.parametrize("decay_start, steps", [(0.0, 4), (0.5, 8)])

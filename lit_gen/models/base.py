@@ -83,6 +83,17 @@ def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int = 0,
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
+def check_lr_schedule(lr_schedule: str, lr_decay_start: float) -> None:
+    """Clear errors for the ``lr_schedule`` / ``lr_decay_start`` constructor arguments of the
+    modules that use :func:`adam_with_linear_warmup`."""
+    if lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+    if not 0.0 <= lr_decay_start < 1.0:
+        raise ValueError(f"lr_decay_start must be in [0, 1), got {lr_decay_start}")
+    if lr_decay_start > 0 and lr_schedule != "cosine":
+        raise ValueError(f"lr_decay_start={lr_decay_start} needs lr_schedule='cosine' (the constant rate never decays)")
+
+
 def adam_with_linear_warmup(module: L.LightningModule, lr: float, warmup_steps: int, cosine: bool = False,
                             decay_start: float = 0.0) -> dict:
     """Adam whose learning rate rises linearly over ``warmup_steps`` optimizer steps (flows need

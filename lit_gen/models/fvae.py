@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from lit_gen.models.base import StagedLossModule, adam_with_linear_warmup, epoch_means
+from lit_gen.models.base import StagedLossModule, adam_with_linear_warmup, check_lr_schedule, epoch_means
 from lit_gen.models.glow import dequantize, to_bits_per_dim
 from lit_gen.nn.flows import GlowFlow
 from lit_gen.nn.fvae import ResidualImageNet
@@ -69,10 +69,7 @@ class FVAE(StagedLossModule):
         lr_decay_start: float = 0.0,
     ):
         super().__init__()
-        if lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
-        if not 0.0 <= lr_decay_start < 1.0:
-            raise ValueError(f"lr_decay_start must be in [0, 1), got {lr_decay_start}")
+        check_lr_schedule(lr_schedule, lr_decay_start)
         if sigma1 <= 0 or sigma2 <= 0:
             raise ValueError(f"sigma1 and sigma2 must be > 0, got {sigma1}, {sigma2}")
         self.save_hyperparameters()

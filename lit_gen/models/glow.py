@@ -19,7 +19,7 @@ from typing import Literal
 
 import torch
 
-from lit_gen.models.base import StagedLossModule, adam_with_linear_warmup, epoch_means
+from lit_gen.models.base import StagedLossModule, adam_with_linear_warmup, check_lr_schedule, epoch_means
 from lit_gen.nn.dequantization import VariationalDequantizer
 from lit_gen.nn.flows import GlowFlow, LogitTransform, standard_normal_logprob
 from lit_gen.utils.checks import check_finite, check_image_shape
@@ -107,10 +107,7 @@ class Glow(StagedLossModule):
         lr_decay_start: float = 0.0,
     ):
         super().__init__()
-        if lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
-        if not 0.0 <= lr_decay_start < 1.0:
-            raise ValueError(f"lr_decay_start must be in [0, 1), got {lr_decay_start}")
+        check_lr_schedule(lr_schedule, lr_decay_start)
         if not 1 <= n_bits <= 8:
             raise ValueError(f"n_bits must be in 1..8, got {n_bits}")
         if preprocess not in ("shift", "logit"):
