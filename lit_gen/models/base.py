@@ -83,9 +83,9 @@ def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int = 0,
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
-def check_lr_schedule(lr_schedule: str, lr_decay_start: float) -> None:
-    """Clear errors for the ``lr_schedule`` / ``lr_decay_start`` constructor arguments of the
-    modules that use :func:`adam_with_linear_warmup`."""
+def check_lr_schedule(lr_schedule: str, lr_decay_start: float = 0.0) -> None:
+    """Clear errors, at construction, for the ``lr_schedule`` (``constant`` or ``cosine``) and
+    ``lr_decay_start`` arguments of the modules whose rate comes from :func:`warmup_cosine`."""
     if lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
     if not 0.0 <= lr_decay_start < 1.0:

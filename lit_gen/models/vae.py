@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lit_gen.models.base import StagedLossModule, budget_steps, epoch_means, warmup_cosine
+from lit_gen.models.base import StagedLossModule, budget_steps, check_lr_schedule, epoch_means, warmup_cosine
 from lit_gen.nn.conv import ConvDecoder, ConvEncoder
 from lit_gen.utils.checks import check_finite, check_image_shape
 
@@ -68,8 +68,7 @@ class VAE(StagedLossModule):
         lr_schedule: Literal["constant", "cosine"] = "constant",
     ):
         super().__init__()
-        if lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+        check_lr_schedule(lr_schedule)
         if latent_dim < 1:
             raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
         if beta < 0:

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics import MeanMetric
 
-from lit_gen.models.base import budget_steps, warmup_cosine
+from lit_gen.models.base import budget_steps, check_lr_schedule, warmup_cosine
 from lit_gen.nn.couplet import GatedConvTagger, TransformerTagger
 from lit_gen.tasks.couplet.data import CoupletBatch
 from lit_gen.tasks.couplet.metrics import CoupletScores
@@ -65,8 +65,7 @@ class CoupletTagger(L.LightningModule):
         super().__init__()
         if backbone not in ("conv", "transformer"):
             raise ValueError(f"backbone must be 'conv' or 'transformer', got {backbone!r}")
-        if lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+        check_lr_schedule(lr_schedule)
         if dim < 1 or depth < 1:
             raise ValueError(f"dim and depth must be >= 1, got {dim}, {depth}")
         self.save_hyperparameters()
