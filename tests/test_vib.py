@@ -129,6 +129,7 @@ def test_loss_decreases_on_a_fixed_batch():
     (dict(num_classes=1), "num_classes"), (dict(test_samples=-1), "test_samples"),
     (dict(posterior_scale="exp"), "posterior_scale"),
     (dict(dropout=1.0), "dropout"), (dict(dropout=-0.1), "dropout"), (dict(weight_init="he"), "weight_init"),
+    (dict(augment_shift=-1.0), "augment_shift"), (dict(augment_scale=1.0), "augment_scale"),
 ])
 def test_bad_config_is_a_clear_error(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -152,6 +153,27 @@ def test_dropout_acts_in_training_only():
     relu = dropped.encoder.net[:3](x)
     torch.testing.assert_close(hidden[kept], 2.0 * relu[kept])                 # survivors scaled by 1/(1-p)
     assert 0.3 < (kept.sum() / (relu != 0).sum()).item() < 0.7
+
+
+def test_augmentation_warps_training_images_only(monkeypatch):
+    """Training batches are warped (each image its own way); validation batches reach the loss as given."""
+    torch.manual_seed(0)
+    model = VIBClassifier(**{**TINY, "in_features": 64}, augment_shift=2.0, augment_rotation=10.0)
+    plain = VIBClassifier(**{**TINY, "in_features": 64})
+    seen = []
+    for m in (model, plain):
+        monkeypatch.setattr(m, "loss_terms", lambda x, y, m=m: seen.append(x) or type(m).loss_terms(m, x, y))
+        monkeypatch.setattr(m, "log", lambda *args, **kwargs: None)
+    x = torch.zeros(4, 1, 8, 8)
+    x[:, :, 3:5, 3:5] = 1.0                                    # the same centred square in every image
+    y = torch.tensor([0, 1, 2, 0])
+    model._step((x, y), "train")
+    model._step((x, y), "val")
+    plain._step((x, y), "train")
+    warped, val_x, plain_x = seen
+    assert warped.shape == x.shape and not torch.equal(warped, x)
+    assert len({tuple(w.flatten().tolist()) for w in warped}) == 4     # one warp per image
+    assert torch.equal(val_x, x) and torch.equal(plain_x, x)
 
 
 def test_cli_fit_and_test_error_metric(tmp_path):

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
+from lit_gen.data.augment import check_warp_ranges, random_affine
 from lit_gen.models.base import (
     StagedLossModule,
     budget_steps,
@@ -66,6 +67,10 @@ class VIBClassifier(StagedLossModule):
             decoder Glorot-uniform (bound √(6 / (fan_in + fan_out))) with zero biases, the
             TensorFlow ``fully_connected`` default that the released code trains from. At
             784 → 1024 its weights are 1.6× larger than PyTorch's.
+        augment_shift, augment_rotation, augment_scale: ranges of a random affine warp applied
+            to each training image (:func:`lit_gen.data.augment.random_affine`: shift in pixels
+            per axis, rotation in degrees, zoom ±scale); validation and test images are never
+            warped. All 0 (the default, and Alemi et al.'s protocol) = no augmentation.
 
     Override :meth:`build_encoder` (images → ``2 · bottleneck_dim`` features) or
     :meth:`build_decoder` (``bottleneck_dim`` → ``num_classes`` logits) to change networks.
@@ -87,6 +92,9 @@ class VIBClassifier(StagedLossModule):
         dropout: float = 0.0,
         centre_inputs: bool = False,
         weight_init: Literal["default", "glorot"] = "default",
+        augment_shift: float = 0.0,
+        augment_rotation: float = 0.0,
+        augment_scale: float = 0.0,
     ):
         super().__init__()
         if beta < 0 or not math.isfinite(beta):
@@ -107,6 +115,8 @@ class VIBClassifier(StagedLossModule):
             raise ValueError(f"VIBClassifier: posterior_scale must be 'logvar' or 'softplus', got {posterior_scale!r}")
         if weight_init not in ("default", "glorot"):
             raise ValueError(f"VIBClassifier: weight_init must be 'default' or 'glorot', got {weight_init!r}")
+        check_warp_ranges(augment_rotation, augment_shift, augment_scale, "VIBClassifier",
+                          ("augment_rotation", "augment_shift", "augment_scale", "flip"))
         self.save_hyperparameters()
         self.encoder = self.build_encoder()
         self.decoder = self.build_decoder()
@@ -131,6 +141,11 @@ class VIBClassifier(StagedLossModule):
                 nn.init.xavier_uniform_(module.weight)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
+
+    @property
+    def augments(self) -> bool:
+        h = self.hparams
+        return h.augment_shift > 0 or h.augment_rotation > 0 or h.augment_scale > 0
 
     @property
     def deterministic(self) -> bool:
@@ -170,6 +185,9 @@ class VIBClassifier(StagedLossModule):
 
     def _step(self, batch, stage: str) -> torch.Tensor:
         x, y = batch
+        if stage == "train" and self.augments:
+            h = self.hparams
+            x = random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale)
         terms = self.loss_terms(x, y)
         loss = terms["loss"].mean()
         if stage == "train":
