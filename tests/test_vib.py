@@ -174,6 +174,8 @@ def test_augmentation_warps_training_images_only(monkeypatch):
     assert warped.shape == x.shape and not torch.equal(warped, x)
     assert len({tuple(w.flatten().tolist()) for w in warped}) == 4     # one warp per image
     assert torch.equal(val_x, x) and torch.equal(plain_x, x)
+    with pytest.raises(ValueError, match="augment_shift"):                # flat vectors cannot be warped
+        model._step((x.flatten(1), y), "train")
 
 
 def test_cli_fit_and_test_error_metric(tmp_path):

@@ -187,6 +187,9 @@ class VIBClassifier(StagedLossModule):
         x, y = batch
         if stage == "train" and self.augments:
             h = self.hparams
+            if x.dim() != 4:
+                raise ValueError(f"VIBClassifier: augment_* warp images (B, C, H, W); got a batch of shape "
+                                 f"{tuple(x.shape)}: set augment_shift, augment_rotation and augment_scale to 0")
             x = random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale)
         terms = self.loss_terms(x, y)
         loss = terms["loss"].mean()
