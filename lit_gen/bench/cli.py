@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--readme", default=None, metavar="FILE",
                         help="with --report: also put the leaderboard table between the markers "
                              "<!-- leaderboard:SUITE --> and <!-- /leaderboard:SUITE --> of FILE")
+    parser.add_argument("--compare", nargs=2, metavar=("A", "B"),
+                        help="only compare two entries' result files seed by seed (values, means, on how many "
+                             "seeds A is lower, an exact permutation test); needs --metric")
+    parser.add_argument("--metric", default=None, help="with --compare: the metric to compare (e.g. test_error)")
     parser.add_argument("--root", default=None, help="project root holding benchmarks/ and configs/")
     return parser
 
@@ -90,10 +94,12 @@ def main(argv: Sequence[str] = ()) -> int:
             print(f"{e.name:<32} {e.config:<36} metrics={','.join(e.metrics)} seeds={e.seeds} budget={e.budget}")
         print(f"(suites: {', '.join(available_suites(root))})")
         return 0
-    from lit_gen.bench.runner import refresh_leaderboard, run_suite
-
     out = Path(args.out) if args.out else root / "benchmarks" / "results"
     suite_name = Path(args.suite).name
+    if args.compare or args.metric:
+        return _compare(args, out / suite_name)
+    from lit_gen.bench.runner import refresh_leaderboard, run_suite
+
     # the command that reproduces the whole leaderboard (one entry: add --only NAME)
     command = f"lit-gen bench --suite {shlex.quote(suite_name)}"
     if args.devices > 1 or args.accelerator != "cpu":
@@ -119,3 +125,18 @@ def main(argv: Sequence[str] = ()) -> int:
     rows, failures = run_suite(suite_name, entries, root, out, devices=args.devices, accelerator=args.accelerator,
                                resume=args.resume, seeds=seeds, command=command, only=args.only)
     return 1 if failures else 0
+
+
+def _compare(args: argparse.Namespace, suite_dir: Path) -> int:
+    from lit_gen.bench.compare import CompareError, paired_seeds, render
+    from lit_gen.bench.results import CorruptResultError
+
+    if not (args.compare and args.metric):
+        print("lit-gen bench: --compare A B and --metric M go together", file=sys.stderr)
+        return 2
+    try:
+        print(render(paired_seeds(suite_dir, *args.compare, args.metric)))
+    except (CompareError, CorruptResultError) as err:
+        print(f"lit-gen bench: {err}", file=sys.stderr)
+        return 2
+    return 0
