@@ -97,7 +97,7 @@ def main(argv: Sequence[str] = ()) -> int:
     out = Path(args.out) if args.out else root / "benchmarks" / "results"
     suite_name = Path(args.suite).name
     if args.compare or args.metric:
-        return _compare(args, out / suite_name)
+        return _compare(args, entries, out / suite_name, root)
     from lit_gen.bench.runner import refresh_leaderboard, run_suite
 
     # the command that reproduces the whole leaderboard (one entry: add --only NAME)
@@ -127,16 +127,22 @@ def main(argv: Sequence[str] = ()) -> int:
     return 1 if failures else 0
 
 
-def _compare(args: argparse.Namespace, suite_dir: Path) -> int:
+def _compare(args: argparse.Namespace, entries, suite_dir: Path, root: Path) -> int:
     from lit_gen.bench.compare import CompareError, paired_seeds, render
-    from lit_gen.bench.results import CorruptResultError
+    from lit_gen.bench.runner import collect_results
 
     if not (args.compare and args.metric):
         print("lit-gen bench: --compare A B and --metric M go together", file=sys.stderr)
         return 2
+    by_name = {e.name: e for e in entries}
+    unknown = [name for name in args.compare if name not in by_name]
+    if unknown:
+        print(f"lit-gen bench: no entries {unknown} in suite '{args.suite}'", file=sys.stderr)
+        return 2
+    results = collect_results([by_name[name] for name in args.compare], suite_dir, root)
     try:
-        print(render(paired_seeds(suite_dir, *args.compare, args.metric)))
-    except (CompareError, CorruptResultError) as err:
+        print(render(paired_seeds(results, *args.compare, args.metric)))
+    except CompareError as err:
         print(f"lit-gen bench: {err}", file=sys.stderr)
         return 2
     return 0

@@ -1,7 +1,8 @@
 """Two bench entries, seed by seed: is their difference more than seed-to-seed noise?
 
 ``lit-gen bench --suite cpu --compare A B --metric test_error`` reads the result files of both
-entries (``runs/<entry>/seed=N.json``), pairs them by seed, and prints each seed's values, both
+entries (``runs/<entry>/seed=N.json``; the runs the leaderboard counts, i.e. those made under
+the entry's current configuration), pairs them by seed, and prints each seed's values, both
 means ± std, the mean paired difference, on how many seeds A is lower, and the p-value of an
 exact sign-flip permutation test of "mean(A − B) = 0" (scipy's ``permutation_test``; with n
 seeds it enumerates all 2^n sign patterns, so the smallest possible two-sided p is 2 / 2^n).
@@ -17,12 +18,10 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.stats import permutation_test
-
-from lit_gen.bench.results import read_result
 
 
 class CompareError(ValueError):
@@ -68,28 +67,29 @@ def _mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray
     return np.mean(x - y, axis=axis)
 
 
-def _seed_values(suite_dir: Path, entry: str, metric: str) -> dict[int, float]:
-    folder = suite_dir / "runs" / entry
-    files = sorted(folder.glob("seed=*.json"))
-    if not files:
-        raise CompareError(f"no result files for entry '{entry}' in {folder}")
+def _seed_values(results: dict[str, list[dict[str, Any]]], entry: str, metric: str) -> dict[int, float]:
+    if not results.get(entry):
+        raise CompareError(f"no results for entry '{entry}' that match its current configuration")
     values = {}
-    for path in files:
-        result = read_result(path)
+    for result in results[entry]:
+        where = f"'{entry}' seed {result['seed']}"
         if metric not in result["metrics"]:
             have = ", ".join(sorted(result["metrics"])) or "none"
-            raise CompareError(f"{path} has no metric '{metric}' (it has: {have})")
+            raise CompareError(f"{where} has no metric '{metric}' (it has: {have})")
         value = result["metrics"][metric]
         if value is None or not math.isfinite(value):
-            raise CompareError(f"{path}: metric '{metric}' is {value}, not a finite number")
+            raise CompareError(f"{where}: metric '{metric}' is {value}, not a finite number")
         values[int(result["seed"])] = float(value)
     return values
 
 
-def paired_seeds(suite_dir: str | Path, entry_a: str, entry_b: str, metric: str) -> PairedSeeds:
-    """Pair the results of ``entry_a`` and ``entry_b`` in ``suite_dir`` (``<out>/<suite>``) by seed."""
-    suite_dir = Path(suite_dir)
-    a, b = _seed_values(suite_dir, entry_a, metric), _seed_values(suite_dir, entry_b, metric)
+def paired_seeds(results: dict[str, list[dict[str, Any]]], entry_a: str, entry_b: str, metric: str) -> PairedSeeds:
+    """Pair the runs of ``entry_a`` and ``entry_b`` by seed.
+
+    ``results`` maps entry names to their result dicts (``runs/<entry>/seed=N.json``), as
+    :func:`lit_gen.bench.runner.collect_results` gives them: the runs the leaderboard counts.
+    """
+    a, b = _seed_values(results, entry_a, metric), _seed_values(results, entry_b, metric)
     common = sorted(set(a) & set(b))
     if not common:
         raise CompareError(f"'{entry_a}' (seeds {sorted(a)}) and '{entry_b}' (seeds {sorted(b)}) share no seed")
