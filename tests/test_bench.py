@@ -446,9 +446,28 @@ def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path, monkeypatc
     changed = make_suite(tmp_path, budget={"max_epochs": 2})  # same folder, new hash
     capsys.readouterr()
     assert bench(changed, out) == 0
-    assert "resuming" not in capsys.readouterr().out
+    log = capsys.readouterr().out
+    assert "resuming" not in log and "another training configuration" in log
     run = json.loads((out / "mini/runs/tiny-a/seed=0.json").read_text())
     assert "resumed" not in run and run["global_steps"] == 6
+    # the other configuration's training is set aside with a message, not deleted
+    stale = out / "mini/work/tiny-a/seed=0/partial-stale"
+    assert str(stale) in log and (stale / "epoch-end.ckpt").is_file()
+
+
+def test_new_metric_or_seed_keeps_the_training_in_progress(tmp_path, monkeypatch, capsys):
+    """Metrics and the seeds list are not part of training: an entry that gains either while a
+    fit is interrupted resumes that fit (its result hash changes, its training hash does not)."""
+    suite, out = make_suite(tmp_path, budget={"max_epochs": 3}, metrics=["nelbo"]), tmp_path / "out"
+    with monkeypatch.context() as patch:
+        _FailAtEpoch(patch, epoch=2)
+        assert bench(suite, out) == 1
+    grown = make_suite(tmp_path, budget={"max_epochs": 3}, metrics=["nelbo", "nll"], seeds=(0, 1))
+    capsys.readouterr()
+    assert bench(grown, out, "--seed", "0") == 0
+    assert "resuming the interrupted fit" in capsys.readouterr().out
+    run = json.loads((out / "mini/runs/tiny-a/seed=0.json").read_text())
+    assert run["resumed"] == [{"epoch": 2}] and {"test_nelbo", "nll"} <= set(run["metrics"])
 
 
 def test_truncated_checkpoint_trains_from_the_start(tmp_path, monkeypatch, capsys):

@@ -177,35 +177,49 @@ def _versions() -> dict[str, Any]:
                                     "git_commit")}
 
 
-def _resume_checkpoint(partial: Path, config_hash: str, resume: bool) -> tuple[Path | None, int | None]:
-    """The epoch-end checkpoint an interrupted fit of this configuration left in ``partial`` and
-    the epoch training resumes at, or ``(None, None)``; any other checkpoint there (another
-    configuration, unreadable, or ``resume`` off) is deleted."""
+def _resume_checkpoint(partial: Path, stamps: tuple[str, ...], resume: bool) -> tuple[Path | None, int | None]:
+    """The epoch-end checkpoint an interrupted fit of this training configuration left in
+    ``partial`` and the epoch training resumes at, or ``(None, None)``.
+
+    ``stamps`` are the hashes a resumable checkpoint may be stamped with (the training hash, and
+    the full configuration hash that stamped checkpoints before training hashes existed). A
+    checkpoint of another training configuration is not deleted but moved to ``partial-stale``
+    (replacing an older one there), with a message: nothing a user trained is lost without a
+    word. With ``resume`` off, or when the checkpoint is unreadable, it is deleted."""
     checkpoint, stamp = partial / f"{PARTIAL_CHECKPOINT}.ckpt", partial / "config_hash"
-    if resume and checkpoint.is_file() and stamp.is_file() and stamp.read_text().strip() == config_hash:
+    stamped = stamp.read_text().strip() if stamp.is_file() else None
+    if resume and checkpoint.is_file() and stamped in stamps:
         try:  # a kill while it was being written leaves a truncated file (its zip directory is missing)
             # mmap: only the pickled metadata is read here; Lightning reads the tensors when it resumes
             saved_epoch = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)["epoch"]
             return checkpoint, int(saved_epoch) + 1  # saved at the end of that epoch
         except Exception as err:
             say(f"  ! {checkpoint} is unreadable ({type(err).__name__}); training from the start")
+    elif resume and checkpoint.is_file() and is_rank_zero():
+        stale = partial.with_name(f"{PARTIAL_DIR}-stale")
+        shutil.rmtree(stale, ignore_errors=True)
+        partial.rename(stale)
+        say(f"  ! {checkpoint} is from a fit of another training configuration (stamp {stamped}); "
+            f"training from the start, and the old checkpoint is kept in {stale}")
+        return None, None
     if partial.exists() and is_rank_zero():
         shutil.rmtree(partial)
     return None, None
 
 
 def _fit(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
-         config_hash: str = "", resume: bool = True):
+         stamps: tuple[str, ...] = ("",), resume: bool = True):
     """Train ``entry`` once with ``seed``: the CLI objects, the throughput callback and the curve
     callback (None without ``entry.curve``).
 
-    The fit saves a checkpoint at the end of every epoch in ``work_dir/partial``; if one from an
-    interrupted fit of the same ``config_hash`` is there (and ``resume``), training continues
-    from it: the epoch, optimiser, schedule, ``max_time`` clock and the sample/time counts carry
-    on (the random streams start afresh, so a resumed run is not bit-identical to one piece).
+    The fit saves a checkpoint at the end of every epoch in ``work_dir/partial``, stamped with
+    ``stamps[0]`` (the entry's training hash); if one from an interrupted fit stamped with any of
+    ``stamps`` is there (and ``resume``), training continues from it: the epoch, optimiser,
+    schedule, ``max_time`` clock and the sample/time counts carry on (the random streams start
+    afresh, so a resumed run is not bit-identical to one piece).
     """
     partial = work_dir / PARTIAL_DIR
-    resume_from, resume_epoch = _resume_checkpoint(partial, config_hash, resume)
+    resume_from, resume_epoch = _resume_checkpoint(partial, stamps, resume)
     throughput = ThroughputCallback(resuming_at=resume_epoch)
     extra: list[L.Callback] = [throughput]
     curve = None
@@ -219,7 +233,7 @@ def _fit(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, acce
         extra.append(curve)
     if is_rank_zero():
         partial.mkdir(parents=True, exist_ok=True)
-        (partial / "config_hash").write_text(config_hash + "\n")
+        (partial / "config_hash").write_text(stamps[0] + "\n")
     extra.append(EpochEndCheckpoint(partial))
     cli = _build_cli(entry, seed, root, work_dir, devices, accelerator)
     cli.trainer.callbacks.extend(extra)
@@ -252,8 +266,10 @@ def _fit_with_restarts(entry: Entry, seed: int, root: Path, work_dir: Path, devi
 
     Each restart's monitored value is kept beside its checkpoint, so an interrupted run resumes
     without retraining the restarts it had finished."""
+    # checkpoints are stamped with the training hash; the full hash stamped them before it existed
+    stamps = (entry.training_hash(root, seed, devices), config_hash)
     if entry.restarts is None:
-        cli, throughput, curve = _fit(entry, seed, root, work_dir, devices, accelerator, config_hash, resume)
+        cli, throughput, curve = _fit(entry, seed, root, work_dir, devices, accelerator, stamps, resume)
         return (cli, curve, throughput.seconds, throughput.samples, None,
                 [{"epoch": e} for e in throughput.resumed_at_epochs])
     sign = 1.0 if entry.restarts["mode"] == "min" else -1.0
@@ -262,7 +278,7 @@ def _fit_with_restarts(entry: Entry, seed: int, root: Path, work_dir: Path, devi
         seeds.append(seed + RESTART_SEED_STRIDE * r)
         say(f"  restart {r + 1}/{entry.restarts['n']} (seed {seeds[-1]})")
         restart_dir = work_dir / f"restart={r}"
-        cli, throughput, curve = _fit(entry, seeds[-1], root, restart_dir, devices, accelerator, config_hash, resume)
+        cli, throughput, curve = _fit(entry, seeds[-1], root, restart_dir, devices, accelerator, stamps, resume)
         seconds, samples = seconds + throughput.seconds, samples + throughput.samples
         resumed += [{"restart": r, "epoch": e} for e in throughput.resumed_at_epochs]
         values.append(_monitored(cli, entry, restart_dir / PARTIAL_DIR / "monitored.json"))

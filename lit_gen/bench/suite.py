@@ -40,6 +40,8 @@ BUDGET_KEYS = ("max_steps", "max_epochs", "max_time")
 ENTRY_KEYS = {"name", "config", "overrides", "budget", "seeds", "metrics", "metric_options",
               "reference", "description", "curve", "restarts"}
 RESTART_KEYS = ("n", "monitor", "mode")
+# the entry fields training depends on (the rest say what is measured afterwards, and how it is shown)
+TRAINING_FIELDS = ("config", "overrides", "budget", "curve", "restarts")
 # logged scores that use labels: choosing restarts by one of them would report the best of n
 # draws as the method's result
 LABEL_SCORES = ("acc", "accuracy", "purity", "nmi", "ari", "error", "test_error", "test_error_at_mu")
@@ -89,6 +91,15 @@ class Entry:
         for optional in ("curve", "restarts"):  # entries without one keep the hashes they had before it existed
             if payload[optional] is None:
                 del payload[optional]
+        payload.update(seed=seed, devices=devices, config_text=(root / self.config).read_text())
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def training_hash(self, root: Path, seed: int, devices: int) -> str:
+        """Hash of what the training of one seed depends on: the config file's text, overrides,
+        budget, curve, restarts, seed and devices, but not the metrics measured after training
+        nor the entry's list of seeds. Checkpoints of an interrupted fit are stamped with it, so
+        giving an entry another metric or seed keeps the training in progress."""
+        payload = {k: getattr(self, k) for k in TRAINING_FIELDS if getattr(self, k) is not None}
         payload.update(seed=seed, devices=devices, config_text=(root / self.config).read_text())
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
