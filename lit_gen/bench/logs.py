@@ -14,8 +14,12 @@ from pathlib import Path
 
 def logged_scalars(run_dir: str | Path, tags: Iterable[str]) -> dict[str, list[tuple[int, float]]]:
     """``{tag: [(step, value), ...]}`` in step order, from every event file under ``run_dir``
-    (searched recursively). Where two pieces logged the same step (a resumed run repeats the
-    epoch it was interrupted in), the later file wins. Tags never logged map to ``[]``."""
+    (searched recursively), oldest file first. Where two pieces logged the same step (a resumed
+    run repeats the epoch it was interrupted in), the later file wins. A file whose first point
+    of a tag is at or before the first point gathered so far is a run that started again from
+    scratch, not a continuation, so the older points of that tag are dropped (otherwise the
+    fresh run's curve would be continued by the abandoned one's later points). Tags never
+    logged map to ``[]``."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     tags = list(tags)
@@ -29,6 +33,10 @@ def logged_scalars(run_dir: str | Path, tags: Iterable[str]) -> dict[str, list[t
         accumulator.Reload()
         available = set(accumulator.Tags()["scalars"])
         for tag in tags:
-            if tag in available:
-                merged[tag].update((event.step, event.value) for event in accumulator.Scalars(tag))
+            if tag not in available:
+                continue
+            points = [(event.step, event.value) for event in accumulator.Scalars(tag)]
+            if points and merged[tag] and min(step for step, _ in points) <= min(merged[tag]):
+                merged[tag].clear()  # this file restarts the run from its beginning
+            merged[tag].update(points)
     return {tag: sorted(points.items()) for tag, points in merged.items()}
