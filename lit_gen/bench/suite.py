@@ -91,8 +91,7 @@ class Entry:
         for optional in ("curve", "restarts"):  # entries without one keep the hashes they had before it existed
             if payload[optional] is None:
                 del payload[optional]
-        payload.update(seed=seed, devices=devices, config_text=(root / self.config).read_text())
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return self._digest(payload, root, seed, devices)
 
     def training_hash(self, root: Path, seed: int, devices: int) -> str:
         """Hash of what the training of one seed depends on: the config file's text, overrides,
@@ -100,7 +99,11 @@ class Entry:
         nor the entry's list of seeds. Checkpoints of an interrupted fit are stamped with it, so
         giving an entry another metric or seed keeps the training in progress."""
         payload = {k: getattr(self, k) for k in TRAINING_FIELDS if getattr(self, k) is not None}
-        payload.update(seed=seed, devices=devices, config_text=(root / self.config).read_text())
+        return self._digest(payload, root, seed, devices)
+
+    def _digest(self, payload: dict[str, Any], root: Path, seed: int, devices: int) -> str:
+        """16 hex digits of ``payload`` with the seed, the devices and the config file's text."""
+        payload = {**payload, "seed": seed, "devices": devices, "config_text": (root / self.config).read_text()}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
