@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import permutation_test
 
+from lit_gen.bench.results import _cell, _mean_std
+
 
 class CompareError(ValueError):
     """The two entries cannot be compared (no result files, no common seeds, metric missing)."""
@@ -97,14 +99,9 @@ def paired_seeds(results: dict[str, list[dict[str, Any]]], entry_a: str, entry_b
                        sorted(set(a) - set(b)), sorted(set(b) - set(a)))
 
 
-def _mean_std(values: list[float]) -> str:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.4f} ± {std:.4f}"
-
-
 def render(paired: PairedSeeds) -> str:
     """The comparison as plain text (what ``lit-gen bench --compare`` prints)."""
-    means = _mean_std(paired.a), _mean_std(paired.b)
+    means = _cell(_mean_std(paired.a)), _cell(_mean_std(paired.b))  # as the leaderboard writes them
     width = max(len(means[0]), len(means[1]), 8)
     lines = [f"{paired.metric}: A = {paired.entry_a}, B = {paired.entry_b}; {len(paired.seeds)} seeds paired",
              f"{'seed':>6}  {'A':>{width}}  {'B':>{width}}  {'A - B':>8}"]
