@@ -130,8 +130,10 @@ class FidelityCallback(L.Callback):
         values = self.measure(trainer, pl_module)
         self._measure_seconds += time.perf_counter() - start
         self._measured_at = self._batches
-        self.history.append({"train_seconds": train_seconds, "batches": self._batches,
-                             "epoch": trainer.current_epoch, **values})
+        point = {"train_seconds": train_seconds, "batches": self._batches, "epoch": trainer.current_epoch}
+        if hasattr(pl_module, "g_step"):  # a GAN: batches count D steps, the curve's x is G steps
+            point["g_steps"] = int(pl_module.g_step)
+        self.history.append({**point, **values})
         if not on_epoch:
             # straight to the loggers: a value logged with self.log in a batch hook would be
             # re-emitted at every later logging step until the next measurement

@@ -31,11 +31,16 @@ LossFn = Callable[..., Tensor]
 
 @dataclass(frozen=True)
 class Objective:
-    """A named pair of losses; ``d_loss``/``g_loss`` take ``(s_real, s_fake, *, real, fake, critic, **args)``."""
+    """A named pair of losses; ``d_loss``/``g_loss`` take ``(s_real, s_fake, *, real, fake, critic, **args)``.
+
+    ``g_uses_real_scores``: whether ``g_loss`` reads ``s_real``; when False the GAN module skips
+    scoring the real batch in the generator step and passes ``s_real=None``.
+    """
 
     name: str
     d_loss: LossFn
     g_loss: LossFn
+    g_uses_real_scores: bool = True
 
     def arg_names(self) -> set[str]:
         """Keyword options the two functions accept (what ``objective_args`` may set)."""
@@ -62,11 +67,12 @@ class Objective:
 OBJECTIVES: dict[str, Objective] = {}
 
 
-def register_objective(name: str, d_loss: LossFn, g_loss: LossFn) -> Objective:
-    """Make ``name`` selectable as ``GAN(objective=name)``."""
+def register_objective(name: str, d_loss: LossFn, g_loss: LossFn, g_uses_real_scores: bool = True) -> Objective:
+    """Make ``name`` selectable as ``GAN(objective=name)``; pass ``g_uses_real_scores=False`` when
+    ``g_loss`` ignores ``s_real`` (it saves a forward pass of D per generator step)."""
     if name in OBJECTIVES:
         raise ValueError(f"GAN objective {name!r} is registered twice")
-    OBJECTIVES[name] = Objective(name, d_loss, g_loss)
+    OBJECTIVES[name] = Objective(name, d_loss, g_loss, g_uses_real_scores)
     return OBJECTIVES[name]
 
 
@@ -203,11 +209,11 @@ def gan_qp_g(s_real, s_fake, *, real, fake, critic):
     return (s_real - s_fake).mean()
 
 
-register_objective("sgan", sgan_d, sgan_g)
-register_objective("lsgan", lsgan_d, lsgan_g)
-register_objective("hinge", hinge_d, hinge_g)
+register_objective("sgan", sgan_d, sgan_g, g_uses_real_scores=False)
+register_objective("lsgan", lsgan_d, lsgan_g, g_uses_real_scores=False)
+register_objective("hinge", hinge_d, hinge_g, g_uses_real_scores=False)
 register_objective("rsgan", rsgan_d, rsgan_g)
 register_objective("rasgan", rasgan_d, rasgan_g)
-register_objective("wgan_gp", wgan_gp_d, wgan_g)
-register_objective("wgan_div", wgan_div_d, wgan_g)
+register_objective("wgan_gp", wgan_gp_d, wgan_g, g_uses_real_scores=False)
+register_objective("wgan_div", wgan_div_d, wgan_g, g_uses_real_scores=False)
 register_objective("gan_qp", gan_qp_d, gan_qp_g)

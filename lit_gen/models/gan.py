@@ -22,20 +22,26 @@ from torchmetrics import MeanMetric
 
 from lit_gen.bench.registry import MetricResult, register_metric
 from lit_gen.losses.gan import get_objective, r1_penalty
-from lit_gen.nn.gan import DCGANDiscriminator, DCGANGenerator, ResNetDiscriminator32, ResNetGenerator32, VDBHead
+from lit_gen.nn.gan import (DCGANDiscriminator, DCGANGenerator, ResNetDiscriminator32, ResNetGenerator32, VDBHead,
+                            init_weights)
 from lit_gen.utils.checks import check_finite, check_image_shape
 
 def ema_with_warmup(decay: float):
-    """EMA update for ``AveragedModel``: decay ``min(decay, (1 + n) / (10 + n))`` after ``n``
-    updates (TensorFlow's ``num_updates`` rule), so a short run's average is not stuck at the
-    untrained generator (0.999 would need thousands of steps to forget it)."""
+    """EMA update for ``AveragedModel`` (its ``multi_avg_fn``): decay ``min(decay, (1 + n) / (10 + n))``
+    after ``n`` updates (TensorFlow's ``num_updates`` rule), so a short run's average is not stuck
+    at the untrained generator (0.999 would need thousands of steps to forget it). One foreach
+    call per dtype group instead of a Python loop over the parameters; integer buffers (BatchNorm's
+    batch counter) are copied."""
 
-    def avg_fn(averaged: Tensor, current: Tensor, num_averaged: Tensor) -> Tensor:
+    def multi_avg_fn(averaged: list[Tensor], current: list[Tensor], num_averaged: Tensor) -> None:
         n = float(num_averaged)
         d = min(decay, (1.0 + n) / (10.0 + n))
-        return averaged + (current - averaged) * (1.0 - d) if averaged.is_floating_point() else current
+        if averaged[0].is_floating_point():
+            torch._foreach_lerp_(averaged, current, 1.0 - d)  # a + (c − a)(1 − d)
+        else:
+            torch._foreach_copy_(averaged, current)
 
-    return avg_fn
+    return multi_avg_fn
 
 
 ARCHS = {"dcgan": (DCGANGenerator, DCGANDiscriminator), "resnet": (ResNetGenerator32, ResNetDiscriminator32)}
@@ -49,6 +55,16 @@ class GAN(L.LightningModule):
         latent_dim: size of the generator's N(0, I) noise.
         arch: ``dcgan`` or ``resnet`` (SNGAN ResNet, 32 px).
         g_width, d_width: base channel widths of the generator / discriminator.
+        kernel_size: DCGAN convolution kernel, 4 or 5 (Su's GAN-QP and WGAN-div code).
+        d_norm: ``none`` or ``batch`` (DCGAN: BatchNorm after every D conv but the first). Refused
+            with a per-sample gradient penalty (WGAN-GP, R1, R2): batch norm makes a sample's
+            score depend on the rest of its batch, so ∇ₓD(x) is not that sample's gradient.
+            WGAN-div is allowed: its author's code (the paper setup) uses it.
+        d_bias: biases in D's convs and head (Su's code: none).
+        d_pool: ``flatten`` D's last feature map or ``mean`` it (global average pooling).
+        init: ``torch`` (PyTorch defaults), ``keras`` (Glorot-uniform, zero biases: Su's GAN-QP
+            code) or ``dcgan`` (N(0, 0.02) convs: Su's WGAN-div code); see
+            :func:`lit_gen.nn.gan.init_weights`.
         objective: a name registered in :data:`lit_gen.losses.gan.OBJECTIVES` (``sgan``,
             ``lsgan``, ``hinge``, ``rsgan``, ``rasgan``, ``wgan_gp``, ``wgan_div``, ``gan_qp``).
         objective_args: keyword options of that objective, e.g. ``{gp_weight: 10}`` (wgan_gp),
@@ -62,6 +78,8 @@ class GAN(L.LightningModule):
         ema_decay: if > 0, sample from an exponential moving average of the generator
             (with a warm-up: see :func:`ema_with_warmup`).
         g_steps: stop after this many generator steps (None: the trainer's limits decide).
+        channels_last: keep images and conv weights in channels-last memory order: the same
+            computation, faster convolutions on CPU (oneDNN) and on GPUs with tensor cores.
     """
 
     def __init__(
@@ -72,6 +90,11 @@ class GAN(L.LightningModule):
         arch: Literal["dcgan", "resnet"] = "dcgan",
         g_width: int = 64,
         d_width: int = 64,
+        kernel_size: int = 4,
+        d_norm: Literal["none", "batch"] = "none",
+        d_bias: bool = True,
+        d_pool: Literal["flatten", "mean"] = "flatten",
+        init: Literal["torch", "keras", "dcgan"] = "torch",
         objective: str = "sgan",
         objective_args: dict[str, Any] | None = None,
         n_critic: int = 1,
@@ -88,6 +111,7 @@ class GAN(L.LightningModule):
         vdb_step: float = 1e-5,
         ema_decay: float = 0.0,
         g_steps: int | None = None,
+        channels_last: bool = True,
     ):
         super().__init__()
         if arch not in ARCHS:
@@ -99,20 +123,38 @@ class GAN(L.LightningModule):
         if not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.objective = get_objective(objective)
+        penalties = [name for name, on in (("objective wgan_gp", objective == "wgan_gp"), ("r1_gamma > 0", r1_gamma > 0),
+                                           ("r2_gamma > 0", r2_gamma > 0)) if on]
+        if d_norm == "batch" and penalties:
+            raise ValueError(
+                f"d_norm='batch' cannot be combined with a per-sample gradient penalty ({', '.join(penalties)}): "
+                "batch norm mixes the samples of a batch, so the gradient of one image's score is no longer that "
+                "image's own, which the penalty assumes (Gulrajani et al. 2017, sec. 4, drop batch norm from the "
+                "critic for this reason). Use d_norm='none' (spectral_norm=true also works), or an objective "
+                "without such a penalty (sgan, lsgan, hinge, rsgan, rasgan, gan_qp; wgan_div is allowed because "
+                "its author's code uses batch norm).")
+        if arch != "dcgan" and (kernel_size != 4 or d_norm != "none" or not d_bias or d_pool != "flatten"):
+            raise ValueError("kernel_size, d_norm, d_bias and d_pool are options of arch='dcgan' only; "
+                             f"arch={arch!r} has its own fixed layout")
         self.d_args, self.g_args = self.objective.split_args(dict(objective_args or {}))
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.generator = self.build_generator()
         self.discriminator = self.build_discriminator()
+        init_weights(self.generator, self.discriminator, init)
         if vdb:  # the linear head becomes a stochastic bottleneck followed by a linear score
             self.discriminator.head = VDBHead(self.discriminator.feature_dim, vdb_dim)
         if spectral_norm:
             for module in list(self.discriminator.modules()):
                 if isinstance(module, (nn.Conv2d, nn.Linear)):
                     _spectral_norm(module)
+        # D scores each image on its own (no batch norm, no sampled bottleneck, not a subclass's
+        # own D): real and fake can go through one forward pass
+        self.joint_critic_pass = (type(self).build_discriminator is GAN.build_discriminator and d_norm == "none"
+                                  and not vdb)
         self.ema = None
         if ema_decay > 0:
-            self.ema = AveragedModel(self.generator, avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
+            self.ema = AveragedModel(self.generator, multi_avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
             self.ema.requires_grad_(False)
         # counters and the VDB multiplier are buffers: saved in checkpoints, resumed exactly
         self.register_buffer("g_step", torch.zeros((), dtype=torch.long))
@@ -128,11 +170,16 @@ class GAN(L.LightningModule):
 
     def build_generator(self) -> nn.Module:
         h = self.hparams
+        if h.arch == "dcgan":
+            return DCGANGenerator(h.latent_dim, h.in_channels, h.image_size, h.g_width, h.kernel_size)
         return ARCHS[h.arch][0](h.latent_dim, h.in_channels, h.image_size, h.g_width)
 
     def build_discriminator(self) -> nn.Module:
         """Must have ``body`` (images → ``(B, feature_dim)``), ``feature_dim`` and ``head``."""
         h = self.hparams
+        if h.arch == "dcgan":
+            return DCGANDiscriminator(h.in_channels, h.image_size, h.d_width, h.kernel_size, h.d_norm, h.d_bias,
+                                      h.d_pool)
         return ARCHS[h.arch][1](h.in_channels, h.image_size, h.d_width)
 
     # ----- the model -----
@@ -150,11 +197,21 @@ class GAN(L.LightningModule):
     def noise(self, n: int) -> Tensor:
         return torch.randn(n, self.hparams.latent_dim, device=self.device)
 
+    def critic_pair(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+        """Scores and VDB KLs of ``real`` and ``fake``: one forward pass of D over both batches when
+        its scores are per-sample (``self.joint_critic_pass``: same values, fewer and larger
+        convolutions), else two, so batch norm sees each batch alone as in the papers' code."""
+        if self.joint_critic_pass:
+            scores, _ = self.critic(torch.cat([real, fake]))
+            s_real, s_fake = scores.split([real.shape[0], fake.shape[0]])
+            return s_real, s_fake, None, None
+        (s_real, kl_real), (s_fake, kl_fake) = self.critic(real), self.critic(fake)
+        return s_real, s_fake, kl_real, kl_fake
+
     def discriminator_loss(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """Objective + regularisers for one D step; ``real``/``fake`` ``(B, C, H, W)`` in [−1, 1]."""
         h = self.hparams
-        s_real, kl_real = self.critic(real)
-        s_fake, kl_fake = self.critic(fake)
+        s_real, s_fake, kl_real, kl_fake = self.critic_pair(real, fake)
         loss = self.objective.d_loss(s_real, s_fake, real=real, fake=fake, critic=self.score, **self.d_args)
         stats = {"d_real": s_real.detach(), "d_fake": s_fake.detach()}
         if h.r1_gamma > 0:
@@ -168,9 +225,11 @@ class GAN(L.LightningModule):
         return loss, stats
 
     def generator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
-        """Generator loss for ``fake = G(z)`` (with graph); D is scored deterministically."""
-        return self.objective.g_loss(self.score(real), self.score(fake), real=real, fake=fake,
-                                     critic=self.score, **self.g_args)
+        """Generator loss for ``fake = G(z)`` (with graph); D is scored deterministically. Real
+        images are scored only for objectives whose generator loss reads their scores."""
+        s_real = self.score(real) if self.objective.g_uses_real_scores else None
+        return self.objective.g_loss(s_real, self.score(fake), real=real, fake=fake, critic=self.score,
+                                     **self.g_args)
 
     @torch.no_grad()
     def update_vdb_beta(self, kl: Tensor) -> None:
@@ -184,16 +243,18 @@ class GAN(L.LightningModule):
     @torch.no_grad()
     def sample(self, n: int) -> Tensor:
         """``n`` images ``(n, C, H, W)`` in [0, 1] (from the EMA generator when ``ema_decay`` > 0)."""
-        return ((self.sampler(self.noise(n)) + 1) / 2).clamp(0.0, 1.0)
+        return ((self.sampler(self.noise(n)) + 1) / 2).clamp(0.0, 1.0).contiguous()
 
     # ----- Lightning hooks -----
     def setup(self, stage: str) -> None:
         check_image_shape(self, self.image_shape)
+        if self.hparams.channels_last:
+            self.to(memory_format=torch.channels_last)  # G, D and the EMA copy
 
-    @staticmethod
-    def _images(batch) -> Tensor:
+    def _images(self, batch) -> Tensor:
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        return x * 2 - 1
+        x = x * 2 - 1
+        return x.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last and x.dim() == 4 else x
 
     def _log_mean(self, name: str, value: Tensor, stage: str = "train", prog_bar: bool = False) -> None:
         metric = self.epoch_means[name]
@@ -287,7 +348,7 @@ def gan_step_time(model: GAN, datamodule, trainer, iterations: int = 10, warmup:
     step so that load changes on a shared machine hit all of them alike; the values are then
     suffixed ``[objective]``.
     """
-    real = GAN._images(next(iter(datamodule.train_dataloader()))).to(model.device)
+    real = model._images(next(iter(datamodule.train_dataloader()))).to(model.device)
     names = list(objectives) if objectives else [model.hparams.objective]
     runs = {}
     for name in names:

@@ -8,6 +8,8 @@ GAN module can swap the linear head for a :class:`VDBHead`.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -22,13 +24,31 @@ def _stages(image_size: int) -> int:
     return DCGAN_STAGES[image_size]
 
 
+def _up(w_in: int, w_out: int, kernel_size: int, bias: bool) -> nn.ConvTranspose2d:
+    """Stride-2 transposed conv that doubles the side exactly (Keras ``padding='same'``)."""
+    if kernel_size not in (4, 5):
+        raise ValueError(f"kernel_size must be 4 or 5, got {kernel_size}")
+    # k 4: (s−1)·2 − 2 + 4 = 2s; k 5: (s−1)·2 − 4 + 5 + 1 = 2s
+    return nn.ConvTranspose2d(w_in, w_out, kernel_size, 2, kernel_size // 2 - (kernel_size == 4),
+                              output_padding=kernel_size % 2, bias=bias)
+
+
+def _down(w_in: int, w_out: int, kernel_size: int, bias: bool) -> nn.Conv2d:
+    """Stride-2 conv that halves an even side exactly."""
+    if kernel_size not in (4, 5):
+        raise ValueError(f"kernel_size must be 4 or 5, got {kernel_size}")
+    return nn.Conv2d(w_in, w_out, kernel_size, 2, kernel_size // 2 - (kernel_size == 4), bias=bias)
+
+
 class DCGANGenerator(nn.Module):
     """Linear → (w·2^(n−1), s, s) → n transposed convs (BN, ReLU) doubling the side → tanh.
 
-    ``n`` = 2 for 28 px (7 → 14 → 28), 3 for 32 px (4 → 32), 4 for 64 px.
+    ``n`` = 2 for 28 px (7 → 14 → 28), 3 for 32 px (4 → 32), 4 for 64 px. ``kernel_size`` 4
+    (the DCGAN default) or 5 (Su's GAN-QP and WGAN-div code, Keras ``padding='same'``).
     """
 
-    def __init__(self, latent_dim: int = 64, out_channels: int = 1, image_size: int = 28, width: int = 64):
+    def __init__(self, latent_dim: int = 64, out_channels: int = 1, image_size: int = 28, width: int = 64,
+                 kernel_size: int = 4):
         super().__init__()
         n = _stages(image_size)
         self.side, self.top = image_size // 2 ** n, width * 2 ** (n - 1)
@@ -36,10 +56,10 @@ class DCGANGenerator(nn.Module):
                                   nn.BatchNorm1d(self.top * self.side ** 2), nn.ReLU(True))
         layers: list[nn.Module] = []
         w = self.top
-        for i in range(n - 1):
-            layers += [nn.ConvTranspose2d(w, w // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(w // 2), nn.ReLU(True)]
+        for i in range(n - 1):  # no conv bias before BN: BN's shift subsumes it
+            layers += [_up(w, w // 2, kernel_size, False), nn.BatchNorm2d(w // 2), nn.ReLU(True)]
             w //= 2
-        layers += [nn.ConvTranspose2d(w, out_channels, 4, 2, 1), nn.Tanh()]
+        layers += [_up(w, out_channels, kernel_size, True), nn.Tanh()]
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
@@ -47,23 +67,74 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """n stride-2 convs (LeakyReLU 0.2; no batch norm, which breaks per-sample gradient
-    penalties) → flatten = ``body``; ``head`` = linear to one score."""
+    """n stride-2 convs with LeakyReLU 0.2 → flatten (or mean over positions) = ``body``;
+    ``head`` = linear to one score.
 
-    def __init__(self, in_channels: int = 1, image_size: int = 28, width: int = 64):
+    Args:
+        kernel_size: 4 (DCGAN) or 5 (Su's code).
+        norm: ``none`` (default: batch norm makes a sample's score depend on its batch, which
+            breaks per-sample gradient penalties) or ``batch``: BatchNorm after every conv but
+            the first, as in DCGAN and in Su's GAN-QP and WGAN-div code.
+        bias: biases in the convs and the head (Su's code has none).
+        pool: ``flatten`` the last feature map, or ``mean`` it over positions (Su's WGAN-div
+            code: global average pooling).
+    """
+
+    def __init__(self, in_channels: int = 1, image_size: int = 28, width: int = 64, kernel_size: int = 4,
+                 norm: Literal["none", "batch"] = "none", bias: bool = True,
+                 pool: Literal["flatten", "mean"] = "flatten"):
         super().__init__()
+        if norm not in ("none", "batch"):
+            raise ValueError(f"norm must be 'none' or 'batch', got {norm!r}")
+        if pool not in ("flatten", "mean"):
+            raise ValueError(f"pool must be 'flatten' or 'mean', got {pool!r}")
         n = _stages(image_size)
         layers: list[nn.Module] = []
         w_in, w = in_channels, width
-        for _ in range(n):
-            layers += [nn.Conv2d(w_in, w, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for i in range(n):
+            layers.append(_down(w_in, w, kernel_size, bias))
+            if norm == "batch" and i > 0:
+                layers.append(nn.BatchNorm2d(w))
+            layers.append(nn.LeakyReLU(0.2, True))
             w_in, w = w, w * 2
-        self.body = nn.Sequential(*layers, nn.Flatten())
-        self.feature_dim = w_in * (image_size // 2 ** n) ** 2
-        self.head = nn.Linear(self.feature_dim, 1)
+        if pool == "mean":
+            layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+            self.feature_dim = w_in
+        else:
+            layers.append(nn.Flatten())
+            self.feature_dim = w_in * (image_size // 2 ** n) ** 2
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(self.feature_dim, 1, bias=bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.body(x)).squeeze(1)
+
+
+def init_weights(generator: nn.Module, discriminator: nn.Module, scheme: str) -> None:
+    """Re-initialise both networks' weights in place.
+
+    ``torch``: leave PyTorch's defaults. ``keras``: Keras' defaults (Glorot-uniform weights, zero
+    biases), as in Su's GAN-QP code. ``dcgan``: N(0, 0.02) for convolutions and the generator's
+    linear layer, Keras' defaults for the discriminator's linear head, as in Su's WGAN-div code.
+    BatchNorm layers keep weight 1, bias 0 in every scheme.
+    """
+    if scheme == "torch":
+        return
+    if scheme not in ("keras", "dcgan"):
+        raise ValueError(f"init must be 'torch', 'keras' or 'dcgan', got {scheme!r}")
+    for net in (generator, discriminator):
+        for m in net.modules():
+            if not isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+                continue
+            weight = getattr(m, "parametrizations", None)
+            weight = weight.weight.original if weight is not None else m.weight
+            normal = scheme == "dcgan" and (not isinstance(m, nn.Linear) or net is generator)
+            if normal:
+                nn.init.normal_(weight, 0.0, 0.02)
+            else:
+                nn.init.xavier_uniform_(weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 # ----- SNGAN ResNet for 32×32 (Miyato et al. 2018, appendix; mimicry's sngan_32) -----
