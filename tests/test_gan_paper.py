@@ -184,3 +184,28 @@ def test_fast_step_equals_the_reference_step(objective, n_critic):
                               (fast.ema.module, ref_ema)):
         for a, b in zip(fast_net.parameters(), ref_net.parameters()):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_epoch_means_are_logged_once_per_epoch_and_are_the_epoch_means():
+    """The training losses go to Lightning once per epoch (a MeanMetric); the logged value is the
+    mean of that epoch's per-step losses, not of all epochs or of the first step."""
+    torch.manual_seed(0)
+    model = GAN(latent_dim=8, g_width=8, d_width=8, g_steps=100)
+    losses = []
+    d_loss_fn = model.discriminator_loss
+
+    def record(real, fake):
+        loss, stats = d_loss_fn(real, fake)
+        losses.append(loss.item())
+        return loss, stats
+
+    model.discriminator_loss = record
+    calls = []
+    log = model.log
+    model.log = lambda name, *args, **kwargs: (calls.append(name), log(name, *args, **kwargs))
+    trainer = L.Trainer(max_epochs=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0, accelerator="cpu", devices=1)
+    trainer.fit(model, DataLoader(TensorDataset(torch.rand(24, 1, 28, 28)), batch_size=8))
+    assert len(losses) == 9
+    assert trainer.callback_metrics["train/d_loss"].item() == pytest.approx(sum(losses[6:]) / 3, rel=1e-6)
+    assert calls.count("train/d_loss") == 3  # once per epoch, not once per step

@@ -160,6 +160,7 @@ class GAN(L.LightningModule):
         self.register_buffer("g_step", torch.zeros((), dtype=torch.long))
         self.register_buffer("d_step", torch.zeros((), dtype=torch.long))
         self.register_buffer("vdb_beta", torch.zeros(()))
+        self._logged_this_epoch: set[str] = set()
         self.epoch_means = nn.ModuleDict({name: MeanMetric() for name in
                                           ("d_loss", "g_loss", "d_real", "d_fake", "kl", "val_d_real", "val_d_fake")})
 
@@ -257,9 +258,25 @@ class GAN(L.LightningModule):
         return x.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last and x.dim() == 4 else x
 
     def _log_mean(self, name: str, value: Tensor, stage: str = "train", prog_bar: bool = False) -> None:
+        """Add ``value`` to the epoch mean ``<stage>/<name>`` (a ``MeanMetric``: synced under DDP).
+        ``self.log`` costs milliseconds per call, so the metric is handed to Lightning once per
+        epoch; Lightning computes and resets it at the epoch's end."""
         metric = self.epoch_means[name]
         metric.update(value.detach())
-        self.log(f"{stage}/{name.removeprefix('val_')}", metric, on_step=False, on_epoch=True, prog_bar=prog_bar)
+        if name not in self._logged_this_epoch:
+            self._logged_this_epoch.add(name)
+            self.log(f"{stage}/{name.removeprefix('val_')}", metric, on_step=False, on_epoch=True, prog_bar=prog_bar)
+
+    def on_train_epoch_start(self) -> None:
+        self._logged_this_epoch = set()
+
+    def on_validation_epoch_start(self) -> None:
+        self._logged_this_epoch = set()
+
+    def _log_every_n_steps(self) -> bool:
+        """Per-step scalars (``train/g_step``, ``train/vdb_beta``) only at the trainer's logging
+        interval: the logger would drop the others anyway."""
+        return int(self.g_step) % self.trainer.log_every_n_steps == 0
 
     def _descend(self, optimizer, loss: torch.Tensor, what: str, step: int) -> None:
         """One optimizer step on ``loss`` (after the divergence guard), then release the toggle
@@ -284,7 +301,8 @@ class GAN(L.LightningModule):
         if h.vdb:
             self.update_vdb_beta(stats["kl"])
             self._log_mean("kl", stats["kl"])
-            self.log("train/vdb_beta", self.vdb_beta, on_step=True, on_epoch=False)
+            if self._log_every_n_steps():
+                self.log("train/vdb_beta", self.vdb_beta, on_step=True, on_epoch=False)
         self._log_mean("d_loss", d_loss, prog_bar=True)
         self._log_mean("d_real", stats["d_real"])
         self._log_mean("d_fake", stats["d_fake"])
@@ -298,7 +316,8 @@ class GAN(L.LightningModule):
         if self.ema is not None:
             self.ema.update_parameters(self.generator)
         self._log_mean("g_loss", g_loss, prog_bar=True)
-        self.log("train/g_step", self.g_step.float(), on_step=True, on_epoch=False)
+        if self._log_every_n_steps():
+            self.log("train/g_step", self.g_step.float(), on_step=True, on_epoch=False)
         if h.g_steps is not None and int(self.g_step) >= h.g_steps:
             self.trainer.should_stop = True
 
