@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
-
-from lit_gen.data.errors import LitGenDataError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -127,20 +124,18 @@ def _score(args) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one lexicon command and print its JSON summary. Bad input (a missing or undecodable
+    file, a wrong option value) reaches ``lit-gen``'s error report: one paragraph, exit code 2."""
     args = _parser().parse_args(argv)
-    try:
-        if args.command == "build":
-            result = _build(args)
-        elif args.command == "segment":
-            result = _segment(args)
-        elif args.command == "score":
-            result = _score(args)
-        else:
-            from lit_gen.tasks.lexicon import templates
+    if args.command == "build":
+        result = _build(args)
+    elif args.command == "segment":
+        result = _segment(args)
+    elif args.command == "score":
+        result = _score(args)
+    else:
+        from lit_gen.tasks.lexicon import templates
 
-            result = templates.run_command(args)
-    except (LitGenDataError, ValueError, FileNotFoundError) as err:
-        print(f"lit-gen lexicon {args.command}: error: {err}", file=sys.stderr)
-        return 1
+        result = templates.run_command(args)
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
