@@ -92,7 +92,8 @@ def test_fit_checkpoint_writer_cli_and_predict(tmp_path, capsys):
     lines.write_text("春眠\n\nabc\n山高水长\n", encoding="utf-8")
     assert lit_gen_main(["couplet", "--ckpt", str(ckpt), "--file", str(lines), "--out", str(tmp_path / "o.txt")]) == 1
     assert (tmp_path / "o.txt").read_text(encoding="utf-8").splitlines() == ["秋梦", "", "", "海阔天空"]
-    assert "line 2, 3" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "line 3: Latin letters" in err and "line 2" not in err
     assert lit_gen_main(["couplet", "--ckpt", str(tmp_path / "missing.ckpt"), "春眠"]) == 2
     assert lit_gen_main(["couplet", "--ckpt", str(ckpt), "--evaluate", "--root", str(root)]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -106,7 +106,9 @@ def _segment(args) -> dict:
     from lit_gen.tasks.lexicon.lexicon import Lexicon, atomic_write
 
     seg = Lexicon.load(args.lexicon).segmenter()
-    lines = [ln for path in args.input for ln in raw_of(read_lines(path, args.format, args.encoding))]
+    # one output line per input line, blank ones too: line k of the output is line k of the input
+    lines = [ln for path in args.input
+             for ln in raw_of(read_lines(path, args.format, args.encoding, keep_blank=True))]
     words = seg.segment(lines)
     atomic_write(args.out, "".join("  ".join(ws) + "\n" for ws in words))
     return {"lines": len(lines), "words": sum(map(len, words))}
