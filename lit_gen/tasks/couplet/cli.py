@@ -18,21 +18,26 @@ from pathlib import Path
 RULE_NAMES = ("no_same_char", "copy_punct", "align_repeats")
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lit-gen couplet", description="Write the lower line of a Chinese couplet.")
     p.add_argument("lines", nargs="*", help="upper lines (characters may be separated by spaces)")
-    p.add_argument("--ckpt", required=True, help="CoupletTagger checkpoint from `lit-gen fit`")
-    p.add_argument("--file", help="batch mode: one upper line per line (UTF-8; '-' = stdin)")
-    p.add_argument("--out", help="batch mode: write lower lines here (default stdout)")
-    p.add_argument("--top-k", type=int, default=0, help="sample from the k best characters (0 = greedy)")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (with --top-k)")
-    p.add_argument("--num", type=int, default=1, help="lines to write per input (with --top-k)")
-    p.add_argument("--seed", type=int, default=None, help="random seed for sampling")
+    p.add_argument("--ckpt", required=True, help="CoupletTagger checkpoint from `lit-gen fit` (required)")
+    p.add_argument("--file", help="batch mode: one upper line per line, UTF-8, '-' = stdin; every line "
+                                  "gets one output line, blank ones too (default: none, use LINES)")
+    p.add_argument("--out", help="batch mode: write lower lines here, atomically (default: stdout)")
+    p.add_argument("--top-k", type=int, default=0,
+                   help="sample from the k best characters; 0 = greedy (default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="softmax temperature for sampling with --top-k (default: %(default)s)")
+    p.add_argument("--num", type=int, default=1, help="lines to write per input, with --top-k (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="random seed for sampling (default: none, fresh randomness)")
     p.add_argument("--evaluate", action="store_true",
                    help="score the test split (data root from --root or $LIT_GEN_DATA/couplet) and print JSON")
-    p.add_argument("--root", help="couplet data folder for --evaluate (holding test/)")
+    p.add_argument("--root", help="couplet data folder for --evaluate, holding test/ "
+                                  "(default: $LIT_GEN_DATA/couplet)")
     p.add_argument("--no-rules", nargs="*", choices=RULE_NAMES, metavar="RULE",
-                   help=f"switch rules off (all if none named): {', '.join(RULE_NAMES)}")
+                   help=f"switch rules off (all if none named): {', '.join(RULE_NAMES)} (default: all rules on)")
     p.add_argument("--tone", action="store_true",
                    help="also enforce 仄起平收: the last characters get opposite tone classes (modern Mandarin)")
     return p
@@ -76,9 +81,9 @@ def _write_atomic(path: str, text: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     if not args.lines and not args.file and not args.evaluate:
-        _parser().error("give upper lines or --file")
+        build_parser().error("give upper lines or --file")
     from lit_gen.tasks.couplet.decode import Rules
     from lit_gen.tasks.couplet.text import CoupletInputError
     from lit_gen.tasks.couplet.writer import CoupletWriter
