@@ -142,3 +142,21 @@ def test_bad_inputs_name_the_file_and_what_is_expected(tmp_path, cache):
         evaluate(mixed, reference="imagenet:val", cache=cache)
     with pytest.raises(ValueError, match="--reference"):
         evaluate(wrong, cache=cache)
+
+
+def test_against_a_second_set_and_resizing(tmp_path, fake_images, png_folder, cache):
+    same = tmp_path / "same.npy"
+    np.save(same, fake_images.numpy())
+    res = evaluate(png_folder, against=same, classifier_dataset="digits", metrics=("fid", "dc"),
+                   cache=cache, classifier_epochs=EPOCHS)
+    # a set against itself: no distance, and every real ball holds its own point
+    assert abs(res.values["fid[classifier]"]) < 1e-3 and res.values["coverage[classifier]"] == 1.0
+    assert res.protocol["reference"]["kind"] == "array"
+    small = tmp_path / "small.npy"
+    np.save(small, torch.nn.functional.interpolate(fake_images.float(), size=14).round().to(torch.uint8).numpy())
+    res = evaluate(small, reference="digits:test", image_size=28, metrics=("fid",), cache=cache,
+                   classifier_epochs=EPOCHS)
+    assert res.protocol["input"]["resize"] == "bilinear, antialiased, 14x14 -> 28x28"
+    assert res.protocol["reference"]["image_size"] == 28
+    with pytest.raises(ValueError, match="--classifier-dataset"):
+        evaluate(png_folder, against=same, cache=cache)

@@ -136,10 +136,11 @@ def score_features(generated: dict[str, torch.Tensor], real: dict[str, torch.Ten
 
 
 def _resized(images: torch.Tensor, size: int) -> tuple[torch.Tensor, str]:
-    side = images.shape[-1]
-    if images.shape[-2:] == (size, size):
+    """``images`` at ``size × size`` pixels and how they got there (recorded in the protocol)."""
+    height, width = images.shape[-2:]
+    if (height, width) == (size, size):
         return images, "none"
-    return resize_uint8(images, size), f"bilinear, antialiased, {images.shape[-2]}x{side} -> {size}x{size}"
+    return resize_uint8(images, size), f"bilinear, antialiased, {height}x{width} -> {size}x{size}"
 
 
 def evaluate(source: str | Path, *, n: int | None = None, reference: str | None = None,
