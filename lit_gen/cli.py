@@ -68,6 +68,7 @@ def _overview() -> str:
         f"lit-gen {lit_gen.__version__}: Lightning modules for generative and unsupervised models.",
         "",
         "usage: lit-gen COMMAND [options]     (lit-gen COMMAND --help for a command's options)",
+        "       errors are one paragraph; add --debug (or set LIT_GEN_DEBUG=1) for the traceback",
         "",
         "training (Lightning CLI; --config FILE.yaml, --model CLASS, --data CLASS, --trainer.*):",
     ]
