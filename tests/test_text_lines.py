@@ -126,3 +126,15 @@ def test_couplet_file_reports_a_too_long_line_by_number(couplet_ckpt, tmp_path, 
     assert f"line 3: line of {MAX_CHARS + 1} characters is longer" in capsys.readouterr().err
     lowers = output_lines(out)
     assert len(lowers) == 4 and lowers[1] == lowers[2] == "" and len(lowers[0]) == 2 and lowers[3] == "，。"
+
+
+def test_parse_writes_one_tree_line_per_line(lexicon_file, tmp_path):
+    templates = tmp_path / "templates.tsv"
+    templates.write_text("template\tcount\n我们 _ 今天\t5\n", encoding="utf-8")
+    lines = ["我们晚风今天", "", "，。", "山高"]
+    source, out = tmp_path / "in.txt", tmp_path / "trees.txt"
+    source.write_bytes(file_bytes(lines, [True, True, False, True], bom=True))
+    assert main(["lexicon", "parse", "--lexicon", str(lexicon_file), "--templates", str(templates),
+                 "--input", str(source), "--out", str(out)]) == 0
+    trees = output_lines(out)
+    assert len(trees) == 4 and trees[1] == "" and "".join(trees[0].split()).strip("()[]") != ""
