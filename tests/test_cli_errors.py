@@ -96,3 +96,19 @@ def test_eval_input_errors_are_reported(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "missing"), "--reference", "digits"]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "lit-gen eval: error:" in err and "missing does not exist" in err and "Traceback" not in err
+
+
+def test_only_checks_that_lit_gen_raises_count_as_user_errors():
+    from lit_gen.metrics.cli import _optional_int
+    from lit_gen.metrics.evaluate import parse_reference
+    from lit_gen.utils.errors import user_error
+
+    with pytest.raises(ValueError) as implicit:
+        _optional_int("abc")  # int("abc") inside our code: a bug's ValueError, not a check
+    assert user_error(implicit.value) is None
+    with pytest.raises(ValueError) as check:
+        parse_reference("imagenet:val")
+    assert user_error(check.value) is check.value
+    with pytest.raises(ValueError) as outside:
+        int("abc")  # not lit-gen's code at all
+    assert user_error(outside.value) is None

@@ -4,12 +4,15 @@ A configuration, validation or data error (a bad option value, a constructor's `
 missing or damaged file) is the user's to fix: the command prints what is wrong, the allowed
 values or the file, and the fix, in at most :data:`MAX_LINES` lines, and exits with code 2. A
 traceback would bury that message (a bad ``--model.*`` value surfaced on line 26 of one).
-Anything else is a bug and keeps its traceback; ``--debug`` or ``LIT_GEN_DEBUG=1`` shows the
-traceback of every error.
+What counts: lit-gen's data and configuration errors, a missing file, a value the option parser
+refused, and a ``ValueError``/``TypeError``/``KeyError`` from a ``raise`` statement in lit-gen's
+code (a constructor's check). Anything else is a bug and keeps its traceback; ``--debug`` or
+``LIT_GEN_DEBUG=1`` shows the traceback of every error.
 """
 
 from __future__ import annotations
 
+import linecache
 import os
 import textwrap
 from pathlib import Path
@@ -40,17 +43,21 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def _raised_in_lit_gen(exc: BaseException) -> bool:
-    """Whether the innermost frame of ``exc``'s traceback is lit-gen's own code."""
+def _raised_by_lit_gen(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from a ``raise`` statement in lit-gen's own code: a check that
+    refused an input. A ``ValueError`` raised implicitly (a failed unpacking, ``int("x")``) in
+    our code is a bug and keeps its traceback."""
     tb = exc.__traceback__
     if tb is None:
         return False
     while tb.tb_next is not None:
         tb = tb.tb_next
+    filename = tb.tb_frame.f_code.co_filename
     try:
-        return Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(PACKAGE_DIR)
+        ours = Path(filename).resolve().is_relative_to(PACKAGE_DIR)
     except (OSError, ValueError):
         return False
+    return ours and linecache.getline(filename, tb.tb_lineno).lstrip().startswith("raise")
 
 
 def _is_argument_error(exc: BaseException) -> bool:
@@ -66,7 +73,7 @@ def user_error(exc: BaseException) -> BaseException | None:
     for e in reversed(chain):
         if isinstance(e, (LitGenDataError, LitGenConfigError, FileNotFoundError)):
             return e
-        if isinstance(e, (ValueError, TypeError, KeyError, UnicodeError)) and _raised_in_lit_gen(e):
+        if isinstance(e, (ValueError, TypeError, KeyError, UnicodeError)) and _raised_by_lit_gen(e):
             return e
     for e in chain:
         if _is_argument_error(e):
