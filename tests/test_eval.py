@@ -160,3 +160,17 @@ def test_against_a_second_set_and_resizing(tmp_path, fake_images, png_folder, ca
     assert res.protocol["reference"]["image_size"] == 28
     with pytest.raises(ValueError, match="--classifier-dataset"):
         evaluate(png_folder, against=same, cache=cache)
+
+
+def test_a_checkpoint_without_sample_is_refused_by_name(tmp_path, cache):
+    import lightning
+
+    from lit_gen.tasks.couplet import CoupletTagger
+
+    model = CoupletTagger(dim=8, depth=1, vocab=["<pad>", "<unk>", "春", "眠"])
+    ckpt = tmp_path / "tagger.ckpt"  # saved as `lit-gen fit` saves it: with the class to build
+    torch.save({"state_dict": model.state_dict(), "pytorch-lightning_version": lightning.__version__,
+                "hyper_parameters": {**model.hparams, "_class_path": "lit_gen.tasks.couplet.CoupletTagger",
+                                     "_instantiator": "lightning.pytorch.cli.instantiate_module"}}, ckpt)
+    with pytest.raises(ValueError, match=r"CoupletTagger .* has no sample\(n\)"):
+        evaluate(ckpt, n=4, reference="digits:test", cache=cache, classifier_epochs=EPOCHS)

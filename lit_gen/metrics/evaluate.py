@@ -181,8 +181,10 @@ def evaluate(source: str | Path, *, n: int | None = None, reference: str | None 
         root = saved.get("root")
     if kind == "checkpoint" and n is None:
         raise ValueError(f"{source} is a checkpoint: say how many images to sample with --n")
-    images, record = (None, None) if kind == "checkpoint" else load_images(source, n, seed)
-    size = image_size or saved.get("image_size") or (images.shape[-1] if images is not None else None)
+    model = load_model(source) if kind == "checkpoint" else None
+    images, record = (None, None) if model is not None else load_images(source, n, seed)
+    size = (image_size or saved.get("image_size") or getattr(model, "hparams", {}).get("image_size")
+            or (images.shape[-1] if images is not None else None))
     if size is None:
         raise ValueError(f"cannot tell the image size of {source}'s samples: pass --image-size")
     cls_dataset = classifier_dataset or dataset
@@ -195,7 +197,6 @@ def evaluate(source: str | Path, *, n: int | None = None, reference: str | None 
     wanted, unavailable = _available(metrics, ext)
     layers = feature_layers(ext, wanted or ["fid"])
     batch = batch_size or ext.batch_size
-    model = load_model(source) if images is None else None
     # The bench builds the feature network inside its seeded block, then samples: building it
     # draws initial weights from torch's RNG, so the same order gives the bench's samples.
     with seeded(seed):
