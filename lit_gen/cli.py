@@ -16,11 +16,13 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 import lit_gen
 from lit_gen.callbacks import ImageGridCallback
+from lit_gen.utils.errors import debug_requested, format_error, user_error
 
 #: lit-gen's own commands: name -> (one-line help, "module:function" taking argv)
 COMMANDS: dict[str, tuple[str, str]] = {
     "env": ("print versions and devices, for bug reports", "lit_gen.utils.env:main"),
     "bench": ("run benchmark suites and write the leaderboard", "lit_gen.bench.cli:main"),
+    "eval": ("FID/KID/IS/precision/recall/density/coverage of an image set", "lit_gen.metrics.cli:main"),
     "couplet": ("write the lower line of a Chinese couplet", "lit_gen.tasks.couplet.cli:main"),
     "lexicon": ("word discovery: build|segment|templates|parse", "lit_gen.tasks.lexicon.cli:main"),
 }
@@ -48,6 +50,15 @@ class LitGenCLI(LightningCLI):
         # Always present: it only acts on modules that have sample()/reconstruct().
         parser.add_lightning_class_args(ImageGridCallback, "image_grid")
 
+    def _check_ready(self) -> None:
+        """A model's own pre-flight check (``check_ready(stage, ckpt_path)``), so a missing
+        setting fails before the data are read and the trainer starts."""
+        check = getattr(self.model, "check_ready", None)
+        if callable(check):
+            check(self.subcommand, self.config[self.subcommand].get("ckpt_path"))
+
+    before_fit = before_validate = before_test = before_predict = _check_ready
+
 
 def _overview() -> str:
     from lit_gen import data, models
@@ -57,6 +68,7 @@ def _overview() -> str:
         f"lit-gen {lit_gen.__version__}: Lightning modules for generative and unsupervised models.",
         "",
         "usage: lit-gen COMMAND [options]     (lit-gen COMMAND --help for a command's options)",
+        "       errors are one paragraph; add --debug (or set LIT_GEN_DEBUG=1) for the traceback",
         "",
         "training (Lightning CLI; --config FILE.yaml, --model CLASS, --data CLASS, --trainer.*):",
     ]
@@ -80,21 +92,37 @@ def _load_command(target: str) -> Callable[[Sequence[str]], int | None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``lit-gen`` console script."""
+    """Entry point of the ``lit-gen`` console script.
+
+    Configuration, validation and data errors print one short paragraph (exit code 2, see
+    :mod:`lit_gen.utils.errors`); ``--debug`` or ``LIT_GEN_DEBUG=1`` shows their traceback.
+    """
     from_sys = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = debug_requested(argv)
+    argv = [a for a in argv if a != "--debug"]
     if not argv or argv[0] in ("-h", "--help"):
         print(_overview())
         return 0
     if argv[0] in ("-V", "--version"):
         print(lit_gen.__version__)
         return 0
-    if argv[0] in COMMANDS:
-        return _load_command(COMMANDS[argv[0]][1])(argv[1:]) or 0
-    if argv[0] not in TRAINER_COMMANDS:
+    if argv[0] not in COMMANDS and argv[0] not in TRAINER_COMMANDS:
         print(f"lit-gen: unknown command {argv[0]!r}\n\n{_overview()}", file=sys.stderr)
         return 2
-    LitGenCLI(args=None if from_sys else argv)
+    try:
+        if argv[0] in COMMANDS:
+            return _load_command(COMMANDS[argv[0]][1])(argv[1:]) or 0
+        if from_sys:  # without --debug; args=None keeps Lightning from warning about sys.argv
+            sys.argv[1:] = argv
+        # the parser raises instead of printing its whole usage: the error is reported below
+        LitGenCLI(args=None if from_sys else argv, parser_kwargs={"exit_on_error": False})
+    except Exception as err:
+        reported = None if debug else user_error(err)
+        if reported is None:
+            raise
+        print(format_error(reported, argv[0]), file=sys.stderr)
+        return 2
     return 0
 
 

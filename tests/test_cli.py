@@ -80,12 +80,14 @@ def test_user_subclass_trains_by_class_path(tmp_path):
     assert model.sample(2).shape == (2, 1, 28, 28)
 
 
-def test_shape_mismatch_is_a_clear_error(tmp_path):
+def test_shape_mismatch_is_a_clear_error(tmp_path, capsys):
     args = ["fit", "--model", "VAE", "--model.in_channels=3", "--model.image_size=32",
             "--data", "ImageDataModule", "--data.name=digits",
             f"--trainer.default_root_dir={tmp_path}", *TINY]
+    assert main(args) == 2
+    assert "--model.in_channels 1 --model.image_size 28" in " ".join(capsys.readouterr().err.split())
     with pytest.raises(ValueError, match=r"--model.in_channels 1 --model.image_size 28"):
-        main(args)
+        main([*args, "--debug"])
 
 
 @pytest.mark.ddp

@@ -86,10 +86,10 @@ def test_cli_build_segment_score_and_errors(tmp_path, capsys):
     assert len(trees.read_text(encoding="utf-8").splitlines()) == 1400
     (tmp_path / "gbk.txt").write_bytes("今天天气不错".encode("gbk"))
     bad = tmp_path / "bad.tsv"
-    assert lit_gen_main(["lexicon", "build", "--input", str(tmp_path / "gbk.txt"), "--out", str(bad)]) == 1
+    assert lit_gen_main(["lexicon", "build", "--input", str(tmp_path / "gbk.txt"), "--out", str(bad)]) == 2
     assert "gb18030" in capsys.readouterr().err and not bad.exists()
     (tmp_path / "other.txt").write_text("完全不同的文本\n", encoding="utf-8")
-    assert lit_gen_main(["lexicon", "score", "--gold", str(tmp_path / "gold.txt"), "--pred", str(tmp_path / "other.txt")]) == 1
+    assert lit_gen_main(["lexicon", "score", "--gold", str(tmp_path / "gold.txt"), "--pred", str(tmp_path / "other.txt")]) == 2
 
 
 @pytest.mark.data

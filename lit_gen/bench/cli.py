@@ -42,12 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "configuration hash matches are skipped, and a run killed during training continues from its "
                     "last epoch-end checkpoint, so a killed bench resumes where it stopped.")
     parser.add_argument("--suite", default="quick", help="suite name or folder (default: quick)")
-    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these entries")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these entries (default: every entry of the suite)")
     seeds = parser.add_mutually_exclusive_group()
-    seeds.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of each entry's seeds")
+    seeds.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of each entry's seeds (default: each entry's own seeds)")
     seeds.add_argument("--seed", type=int, nargs="+", metavar="S",
                        help="run exactly these seeds (e.g. one seed per process, to run an entry's "
-                            "seeds side by side)")
+                            "seeds side by side) (default: each entry's own seeds)")
     parser.add_argument("--devices", type=int, default=1, help="devices per run; > 1 uses DDP (default 1)")
     parser.add_argument("--accelerator", default="cpu", help="cpu, gpu, auto ... (default cpu)")
     parser.add_argument("--out", default=None, help="results folder (default: benchmarks/results)")
@@ -64,12 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
                              "runs whose settings changed otherwise are refused and left for a normal run")
     parser.add_argument("--readme", default=None, metavar="FILE",
                         help="with --report: also put the leaderboard table between the markers "
-                             "<!-- leaderboard:SUITE --> and <!-- /leaderboard:SUITE --> of FILE")
+                             "<!-- leaderboard:SUITE --> and <!-- /leaderboard:SUITE --> of FILE (default: none)")
     parser.add_argument("--compare", nargs=2, metavar=("A", "B"),
                         help="only compare two entries' result files seed by seed (values, means, on how many "
-                             "seeds A is lower, an exact permutation test); needs --metric")
-    parser.add_argument("--metric", default=None, help="with --compare: the metric to compare (e.g. test_error)")
-    parser.add_argument("--root", default=None, help="project root holding benchmarks/ and configs/")
+                             "seeds A is lower, an exact permutation test); needs --metric (default: no comparison)")
+    parser.add_argument("--metric", default=None, help="with --compare: the metric to compare, e.g. test_error (default: none; required "
+                             "with --compare)")
+    parser.add_argument("--root", default=None, help="project root holding benchmarks/ and configs/ (default: the nearest folder "
+                             "at or above the current one that holds benchmarks/suites)")
     return parser
 
 

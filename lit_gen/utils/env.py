@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.metadata
 import os
 import platform
@@ -58,10 +59,13 @@ def collect_env() -> dict[str, object]:
     return info
 
 
+def build_parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        prog="lit-gen env", description="Print versions of Python and lit-gen's dependencies, and devices.")
+
+
 def main(argv: Sequence[str] = ()) -> int:
-    if argv and argv[0] in ("-h", "--help"):
-        print("usage: lit-gen env\n\nPrint versions of Python and lit-gen's dependencies, and devices.")
-        return 0
+    build_parser().parse_args(list(argv))
     for key, value in collect_env().items():
         print(f"{key:<16} {value}")
     return 0

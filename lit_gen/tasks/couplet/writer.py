@@ -55,6 +55,9 @@ class CoupletWriter:
         self.puncts = punct_mask(model.vocab)
         self.tones = tone_masks(model.vocab) if rules.tone_ending else None
         self.unknown: Counter[str] = Counter()
+        #: why each refused line of the last ``write(..., on_error="empty")`` was refused
+        #: (0-based index → reason)
+        self.rejected: dict[int, str] = {}
         self._reported: set[str] = set()
 
     @classmethod
@@ -89,18 +92,21 @@ class CoupletWriter:
         """Lower lines for ``lines`` (same order, each as long as its whitespace-free input).
 
         ``on_error="raise"`` raises :class:`CoupletInputError` naming the first bad line;
-        ``"empty"`` returns ``""`` for bad lines instead (batch files).
+        ``"empty"`` returns ``""`` for bad lines instead (batch files) and records why in
+        :attr:`rejected`.
         """
         if isinstance(lines, str):
             lines = [lines]
         vocab = self.model.vocab
         texts: list[str | None] = []
+        self.rejected = {}
         for k, line in enumerate(lines):
             try:
                 texts.append(check_line(line, self.max_length))
             except CoupletInputError as err:
                 if on_error == "raise":
                     raise CoupletInputError(f"line {k + 1}: {err}") from None
+                self.rejected[k] = str(err)
                 texts.append(None)
         self.unknown = Counter(c for t in texts if t for c in t if c not in vocab)
         new = set(self.unknown) - self._reported  # warn once per character, not per call

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from lit_gen.data.errors import CorruptDataError, DataNotFoundError
+from lit_gen.utils.textio import split_lines
 
 Format = Literal["raw", "segmented", "pfr"]
 #: longest line accepted (characters); one line is segmented as one block in memory
@@ -61,15 +62,24 @@ def read_text(path: Path, encoding: str = "utf-8") -> str:
         raise ValueError(f"unknown encoding {encoding!r} for {path}") from None
 
 
-def parse_lines(text: str, fmt: Format, source: str = "<text>") -> list[list[str]] | list[str]:
-    """Raw lines (``raw``) or lines of words (``segmented``/``pfr``); blank lines dropped."""
-    lines = [ln for ln in text.splitlines() if ln.strip()]
+def parse_lines(text: str, fmt: Format, source: str = "<text>",
+                keep_blank: bool = False) -> list[list[str]] | list[str]:
+    """Raw lines (``raw``) or lines of words (``segmented``/``pfr``).
+
+    Blank lines (and PFR lines holding only a document id) are dropped, unless ``keep_blank``:
+    then there is one entry per line of the file (``""`` or ``[]`` for a blank one), lines being
+    cut at ``\n`` only (:func:`lit_gen.utils.textio.split_lines`). Line numbers in errors are
+    the file's.
+    """
+    lines = split_lines(text) if keep_blank else text.splitlines()
     for number, ln in enumerate(lines, start=1):
         if len(ln) > MAX_LINE_CHARS:
             raise CorruptDataError(
                 f"{source}: line {number} has {len(ln):,} characters (limit {MAX_LINE_CHARS:,}); "
                 "split the text into lines (paragraphs or sentences) first"
             )
+    if not keep_blank:
+        lines = [ln for ln in lines if ln.strip()]
     if fmt == "raw":
         return [ln.strip() for ln in lines]
     if fmt == "segmented":
@@ -82,15 +92,15 @@ def parse_lines(text: str, fmt: Format, source: str = "<text>") -> list[list[str
             if words and re.fullmatch(r"\d{8}-\d{2}-\d{3}-\d{3}", words[0]):
                 words = words[1:]
             out.append([w for w in words if w])
-        return [ws for ws in out if ws]
+        return out if keep_blank else [ws for ws in out if ws]
     raise ValueError(f"unknown text format {fmt!r}; expected raw, segmented or pfr")
 
 
 def read_lines(path: str | os.PathLike, fmt: Format = "raw", encoding: str = "utf-8",
-               data_root: str | None = None) -> list:
+               data_root: str | None = None, keep_blank: bool = False) -> list:
     """Read one file in ``fmt``; see :func:`parse_lines`."""
     p = resolve(path, data_root)
-    return parse_lines(read_text(p, encoding), fmt, str(p))
+    return parse_lines(read_text(p, encoding), fmt, str(p), keep_blank)
 
 
 def raw_of(lines: list) -> list[str]:

@@ -25,6 +25,7 @@ from lit_gen.tasks.lexicon.counting import NgramCounter
 from lit_gen.tasks.lexicon.io import read_lines
 from lit_gen.tasks.lexicon.lexicon import Lexicon, atomic_write, bits_per_char
 from lit_gen.tasks.lexicon.scoring import LexiconScore, SighanScore
+from lit_gen.utils.errors import LitGenConfigError
 
 
 _D = BuildConfig()  # the defaults (chosen on the PFR dev split)
@@ -116,9 +117,25 @@ class LexiconModule(L.LightningModule):
             atomic_write(out / "stats.json", json.dumps({**self.stats, "config": vars(self.config)},
                                                         indent=2, default=list) + "\n")
 
-    def segment(self, lines: Sequence[str]) -> list[list[str]]:
+    def check_ready(self, stage: str, ckpt_path: str | None = None) -> None:
+        """Called by ``lit-gen`` before ``stage`` runs: test/validate/predict need a lexicon, from
+        ``lexicon_path`` or a checkpoint (``ckpt_path``); fail before any text is read."""
+        if stage != "fit" and ckpt_path is None:
+            self._require_lexicon()
+
+    def _require_lexicon(self) -> None:
         if self.lexicon is None:
-            raise RuntimeError("no lexicon: run fit first or pass model.lexicon_path")
+            out = Path(self.hparams.output_dir or "lexicon_out") / "lexicon.tsv"
+            raise LitGenConfigError(
+                "the lexicon module has no lexicon to segment with: model.lexicon_path is not set "
+                "(and no checkpoint was given). Fix: build one first with `lit-gen fit --config "
+                f"<same config>` (it writes {out}), then pass --model.lexicon_path {out}.")
+
+    def on_test_start(self) -> None:
+        self._require_lexicon()  # a checkpoint without a lexicon
+
+    def segment(self, lines: Sequence[str]) -> list[list[str]]:
+        self._require_lexicon()
         if getattr(self, "_segmenter_of", None) is not self.lexicon:
             self._segmenter, self._segmenter_of = self.lexicon.segmenter(), self.lexicon
         return self._segmenter.segment(lines)

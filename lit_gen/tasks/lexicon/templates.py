@@ -185,7 +185,9 @@ def run_command(args) -> dict:
     from lit_gen.tasks.lexicon.lexicon import Lexicon
 
     lexicon = Lexicon.load(args.lexicon)
-    lines = [ln for path in args.input for ln in raw_of(read_lines(path, args.format, args.encoding))]
+    keep = args.command == "parse"  # one tree line per input line, blank lines too
+    lines = [ln for path in args.input
+             for ln in raw_of(read_lines(path, args.format, args.encoding, keep_blank=keep))]
     words = lexicon.segmenter().segment(lines)
     if args.command == "templates":
         counts = count_templates(words, args.window, args.min_count, args.min_pmi, args.max_words)
