@@ -17,6 +17,34 @@ def shared_data() -> Path:
     return Path(root)
 
 
+@pytest.fixture(scope="session")
+def fidelity_cache(tmp_path_factory) -> str:
+    """One cache folder per session for the feature classifiers and torch-fidelity's reference
+    features: each classifier below trains once, whichever fidelity test asks first."""
+    return str(tmp_path_factory.getbasetemp() / "lit_gen_fidelity_cache")
+
+
+#: epochs of the digits classifier every fidelity test uses (3 × 1,500 images: a few seconds)
+CLASSIFIER_EPOCHS = 3
+
+
+@pytest.fixture(scope="session")
+def digits_extractor(fidelity_cache):
+    """The ``classifier`` extractor for digits at 28 px, trained once per session."""
+    from lit_gen.metrics.extractors import resolve_extractor
+
+    return resolve_extractor("classifier", dataset="digits", image_size=28, cache=fidelity_cache,
+                             classifier_epochs=CLASSIFIER_EPOCHS)
+
+
+@pytest.fixture(scope="session")
+def small_classifier(fidelity_cache):
+    """A second classifier in the same cache (14 px, 1 epoch) for the cache-key tests; trained once."""
+    from lit_gen.metrics.classifier import load_or_train_classifier
+
+    return load_or_train_classifier("digits", 14, cache=fidelity_cache, epochs=1, verbose=False)
+
+
 @pytest.fixture(autouse=True)
 def _quiet_offline_hub(monkeypatch):
     """Tests never reach the network: the hub is offline unless a test says otherwise."""

@@ -18,6 +18,7 @@ from lit_gen.bench.cli import main
 from lit_gen.bench.registry import MetricResult, available_metrics, get_metric, register_metric
 from lit_gen.bench.results import curve_panels, render_png
 from lit_gen.bench.suite import SuiteError, load_suite
+from conftest import CLASSIFIER_EPOCHS
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_VAE = {
@@ -213,11 +214,10 @@ def test_readme_embedding_replaces_only_the_marked_block(tmp_path):
     assert "| vae |" in text and "old table" not in text and "Protocol" not in text
 
 
-def test_curve_entry_records_fid_against_training_time(tmp_path, tmp_path_factory):
-    # the fidelity test files' classifier cache: the digits classifier trains once per session
-    cache = str(tmp_path_factory.getbasetemp() / "lit_gen_fidelity_cache")
+def test_curve_entry_records_fid_against_training_time(tmp_path, fidelity_cache, digits_extractor):
+    # the session's digits classifier (conftest), trained once for every fidelity test
     curve = {"metrics": ["fid"], "n_fake": 100, "n_real": 100, "every_n_train_steps": 2,
-             "classifier_epochs": 3, "cache": cache}
+             "classifier_epochs": CLASSIFIER_EPOCHS, "cache": fidelity_cache}
     suite = make_suite(tmp_path, curve=curve)
     plain = load_suite(str(make_suite(tmp_path / "plain")), ROOT)[0]
     with_curve = load_suite(str(suite), ROOT)[0]

@@ -10,6 +10,7 @@ import pytest
 from lit_gen.callbacks import FidelityCallback
 from lit_gen.data import ImageDataModule
 from lit_gen.models import VAE
+from conftest import CLASSIFIER_EPOCHS
 
 KEY = "fidelity/fid[classifier]"
 
@@ -21,7 +22,7 @@ def _fit(cache: str, root: str, **trainer_kwargs) -> tuple[dict, FidelityCallbac
     model = VAE(latent_dim=4, channels=(8, 16), hidden=32, lr=0.0)
     dm = ImageDataModule("digits", batch_size=64)
     callback = FidelityCallback(metrics=("fid", "is"), n_fake=200, n_real=200, cache=cache,
-                                classifier_epochs=3)  # as EPOCHS in test_fidelity.py: one training
+                                classifier_epochs=CLASSIFIER_EPOCHS)  # the session's classifier
     trainer = L.Trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=1, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, callbacks=[callback], default_root_dir=root,
@@ -31,9 +32,8 @@ def _fit(cache: str, root: str, **trainer_kwargs) -> tuple[dict, FidelityCallbac
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> str:
-    # one folder per pytest session, shared by the fidelity test files: the classifier trains once
-    return str(tmp_path_factory.getbasetemp() / "lit_gen_fidelity_cache")
+def cache(fidelity_cache, digits_extractor) -> str:
+    return fidelity_cache  # holding the session's digits classifier
 
 
 @pytest.fixture(scope="module")
