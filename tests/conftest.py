@@ -9,6 +9,15 @@ from pathlib import Path
 import pytest
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test that reads the shared data sets carries the ``data`` marker, so that
+    ``pytest -m "not data"`` is a complete offline run; one that forgets it stops the session."""
+    missing = [item.nodeid for item in items
+               if "shared_data" in getattr(item, "fixturenames", ()) and item.get_closest_marker("data") is None]
+    if missing:
+        raise pytest.UsageError("tests using the shared_data fixture need @pytest.mark.data: " + ", ".join(missing))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     root = os.environ.get("LIT_GEN_DATA")
