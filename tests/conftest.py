@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,22 @@ def pytest_collection_modifyitems(config, items):
                if "shared_data" in getattr(item, "fixturenames", ()) and item.get_closest_marker("data") is None]
     if missing:
         raise pytest.UsageError("tests using the shared_data fixture need @pytest.mark.data: " + ", ".join(missing))
+
+
+def run_child(cmd, timeout: float, **kwargs) -> subprocess.CompletedProcess:
+    """``subprocess.run(cmd, capture_output=True, text=True, timeout=...)`` for tests. On timeout
+    the child's whole process group is killed (DDP ranks it launched included) and the test
+    fails with the end of the child's stderr, which pytest-timeout, firing later, would lose:
+    keep ``timeout`` below the test's own."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, **kwargs)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"{' '.join(map(str, cmd))} ran over {timeout} s; its stderr ends with:\n{err[-3000:]}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 @pytest.fixture(scope="session")

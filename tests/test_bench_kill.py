@@ -114,7 +114,7 @@ def killed_and_resumed(tmp_path: Path, monkeypatch, entry: dict):
     return json.loads(result.read_text()), checkpoint, start, out
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(240)  # measured 16 s on 2 busy cores
 def test_vae_killed_after_an_epoch_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     run, checkpoint, start, out = killed_and_resumed(tmp_path, monkeypatch, VAE_ENTRY)
     assert run["resumed"] == [{"epoch": 1}]
@@ -137,7 +137,7 @@ def test_vae_killed_after_an_epoch_resumes_from_its_checkpoint(tmp_path, monkeyp
     assert run["metrics"]["test_nelbo"] == pytest.approx(plain["metrics"]["test_nelbo"], abs=2.0)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(240)  # measured 15 s
 def test_gan_killed_after_an_epoch_resumes_counters_beta_and_ema(tmp_path, monkeypatch):
     run, checkpoint, start, out = killed_and_resumed(tmp_path, monkeypatch, GAN_ENTRY)
     assert run["resumed"] == [{"epoch": 1}]

@@ -54,6 +54,7 @@ def test_fashion_mnist(shared_data, monkeypatch):
 
 
 @pytest.mark.data
+@pytest.mark.slow
 def test_cifar10_from_jpeg_zips(shared_data, monkeypatch):
     monkeypatch.setenv("LIT_GEN_DATA", str(shared_data))
     x, y = locate_and_load("cifar10", "test", root=None, use_hub=False)

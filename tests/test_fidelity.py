@@ -250,6 +250,7 @@ def test_bad_names_are_clear_errors(digits):
 
 
 @pytest.mark.data
+@pytest.mark.slow
 def test_inception_ts_separates_mnist_from_fashion(shared_data):
     n = 5  # ~5.5 images/s on 2 idle cores: 4 sets of 5 images
     mnist_train = load_split("mnist", "train", str(shared_data / "mnist"))[0][:n]
