@@ -18,6 +18,7 @@ from lit_gen.bench.cli import main
 from lit_gen.bench.registry import MetricResult, available_metrics, get_metric, register_metric
 from lit_gen.bench.results import curve_panels, render_png
 from lit_gen.bench.suite import SuiteError, load_suite
+from conftest import CLASSIFIER_EPOCHS, run_child
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_VAE = {
@@ -138,7 +139,7 @@ def test_kill_minus_nine_loses_only_the_run_in_flight(tmp_path):
     cmd = ["lit-gen", "bench", "--suite", str(suite), "--out", str(out), "--root", str(ROOT)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     first = out / "mini/runs/tiny-a/seed=0.json"
-    deadline = time.monotonic() + 400
+    deadline = time.monotonic() + 100  # below the test's timeout; measured 17 s in all
     while not first.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
@@ -173,12 +174,14 @@ def test_bad_suites_and_names_are_clear_errors(tmp_path, capsys):
 
 
 @pytest.mark.ddp
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # measured 34 s on 2 busy cores
 def test_two_process_ddp_entry_matches_one_process(tmp_path):
     suite = make_suite(tmp_path, metrics=["nelbo"])
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = ["lit-gen", "bench", "--suite", str(suite), "--out", str(out), "--root", str(ROOT), "--devices", "2"]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    result = run_child(cmd, timeout=240, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert result.stdout.count("[1/1] tiny-a seed=0") == 1  # progress printed by rank 0 only
     runs = list((out / "mini/runs").rglob("*.json"))
@@ -213,11 +216,10 @@ def test_readme_embedding_replaces_only_the_marked_block(tmp_path):
     assert "| vae |" in text and "old table" not in text and "Protocol" not in text
 
 
-def test_curve_entry_records_fid_against_training_time(tmp_path, tmp_path_factory):
-    # the fidelity test files' classifier cache: the digits classifier trains once per session
-    cache = str(tmp_path_factory.getbasetemp() / "lit_gen_fidelity_cache")
+def test_curve_entry_records_fid_against_training_time(tmp_path, fidelity_cache, digits_extractor):
+    # the session's digits classifier (conftest), trained once for every fidelity test
     curve = {"metrics": ["fid"], "n_fake": 100, "n_real": 100, "every_n_train_steps": 2,
-             "classifier_epochs": 3, "cache": cache}
+             "classifier_epochs": CLASSIFIER_EPOCHS, "cache": fidelity_cache}
     suite = make_suite(tmp_path, curve=curve)
     plain = load_suite(str(make_suite(tmp_path / "plain")), ROOT)[0]
     with_curve = load_suite(str(suite), ROOT)[0]

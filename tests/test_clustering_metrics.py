@@ -117,6 +117,8 @@ def _rank(rank: int, world: int, port: int, out: str) -> None:
 
 
 @pytest.mark.ddp
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # measured 31 s on 2 busy cores
 def test_two_process_ddp_equals_one_process(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the spawned ranks start with one thread each
     preds, target = _data()

@@ -1,9 +1,11 @@
 """CoupletTagger: shapes, learning on a fixed batch, training through the CLI, the writer API,
-the ``lit-gen couplet`` command, and a property test of the writer on arbitrary Unicode."""
+the ``lit-gen couplet`` command, and property tests of the writer: valid lines drawn from the
+vocabulary, punctuation and unseen characters, and each kind of line it refuses."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 import torch
@@ -57,16 +59,72 @@ def test_transformer_rejects_lines_over_max_chars():
 WRITER = CoupletWriter(CoupletTagger(dim=16, depth=2, max_chars=16, vocab=TOKENS).eval())
 
 
+# Upper lines as users write them: characters of the model's vocabulary, punctuation (in the
+# vocabulary or not), CJK characters it has never seen, optional spaces between characters
+# (ASCII or the ideographic U+3000). Every example is a valid line: none is thrown away.
+KNOWN = [t for t in TOKENS[2:] if t != "，"]
+PUNCT = "，。、！？；："
+UNSEEN = st.sampled_from([chr(c) for c in range(0x4E00, 0xA000) if chr(c) not in TOKENS])  # CJK block
+CHAR = st.one_of(st.sampled_from(KNOWN), st.sampled_from(PUNCT), UNSEEN)
+SPACE = st.sampled_from(["", "", " ", "\u3000"])
+
+
+def spaced(chars: list[str], spaces: list[str]) -> str:
+    return "".join(c + s for c, s in zip(chars, spaces))
+
+
+@st.composite
+def upper_lines(draw, min_size=1, max_size=WRITER.max_length):
+    chars = draw(st.lists(CHAR, min_size=min_size, max_size=max_size))
+    return chars, spaced(chars, draw(st.lists(SPACE, min_size=len(chars), max_size=len(chars))))
+
+
 @settings(max_examples=100, deadline=None)
-@given(st.text(max_size=24))
-def test_writer_on_arbitrary_unicode(line):
-    try:
-        out = WRITER.write([line])[0]
-    except CoupletInputError:
-        return
-    upper = "".join(line.split())
+@given(upper_lines())
+def test_writer_on_lines_of_the_vocabulary_and_beyond(example):
+    chars, line = example
+    upper = "".join(chars)
+    out = WRITER.write([line])[0]  # never rejected: a CoupletInputError fails the test
     assert len(out) == len(upper)
     assert all(ok for rule, ok in check_rules(upper, out).items() if rule != "tone_ending")  # not enforced
+    assert all(o == u for u, o in zip(upper, out) if u in PUNCT)  # punctuation copied in place
+    assert WRITER.unknown == Counter(c for c in upper if c not in WRITER.model.vocab)
+
+
+# each reason for refusing a line, on its own: the message names it and the line's number,
+# and on_error="empty" writes "" for it and still writes the good line beside it
+LATIN = "aZ09ＡＺ０９٣३"  # ASCII, full-width forms, Arabic-Indic and Devanagari digits
+
+
+@st.composite
+def blank_lines(draw):
+    return draw(st.text(alphabet=" \t\u3000", max_size=8))
+
+
+@st.composite
+def long_lines(draw):
+    return draw(upper_lines(min_size=WRITER.max_length + 1, max_size=WRITER.max_length + 8))[1]
+
+
+@st.composite
+def latin_lines(draw):
+    chars, _ = draw(upper_lines(max_size=WRITER.max_length - 1))
+    chars.insert(draw(st.integers(0, len(chars))), draw(st.sampled_from(LATIN)))
+    return spaced(chars, [""] * len(chars))
+
+
+@pytest.mark.parametrize("lines, reason", [(blank_lines(), "empty line"), (long_lines(), "is longer than"),
+                                           (latin_lines(), "Latin letters or digits")],
+                         ids=["blank", "too_long", "latin_or_digit"])
+def test_each_rejection_reason(lines, reason):
+    @settings(max_examples=30, deadline=None)
+    @given(lines)
+    def check(line):
+        with pytest.raises(CoupletInputError, match=f"^line 2: .*{reason}"):
+            WRITER.write(["春眠", line])
+        assert WRITER.write([line, "春眠"], on_error="empty") == ["", WRITER.write(["春眠"])[0]]
+
+    check()
 
 
 def test_fit_checkpoint_writer_cli_and_predict(tmp_path, capsys):

@@ -14,6 +14,7 @@ from lit_gen.data import CorruptDataError, DataNotFoundError, ImageDataModule, l
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 
 
+@pytest.mark.data
 def test_mnist_from_lit_gen_data(shared_data, monkeypatch):
     monkeypatch.setenv("LIT_GEN_DATA", str(shared_data))
     x_train, y_train = locate_and_load("mnist", "train", root=None, use_hub=False)
@@ -32,6 +33,7 @@ def test_mnist_from_lit_gen_data(shared_data, monkeypatch):
     assert 0.0 <= x.min() and x.max() <= 1.0 and x.max() > 0.99  # documented range [0, 1]
 
 
+@pytest.mark.data
 def test_validation_split_is_seeded_and_disjoint(shared_data, monkeypatch):
     monkeypatch.setenv("LIT_GEN_DATA", str(shared_data))
     a, b = ImageDataModule(name="mnist", val_size=1000), ImageDataModule(name="mnist", val_size=1000)
@@ -41,6 +43,7 @@ def test_validation_split_is_seeded_and_disjoint(shared_data, monkeypatch):
     assert not any(img.numpy().tobytes() in train_keys for img in a.val_set.images[:200])
 
 
+@pytest.mark.data
 def test_fashion_mnist(shared_data, monkeypatch):
     monkeypatch.setenv("LIT_GEN_DATA", str(shared_data))
     x, y = locate_and_load("fashion_mnist", "train", root=None, use_hub=False)
@@ -50,6 +53,8 @@ def test_fashion_mnist(shared_data, monkeypatch):
     assert x.shape == (10000, 1, 28, 28) and torch.bincount(y).tolist() == [1000] * 10
 
 
+@pytest.mark.data
+@pytest.mark.slow
 def test_cifar10_from_jpeg_zips(shared_data, monkeypatch):
     monkeypatch.setenv("LIT_GEN_DATA", str(shared_data))
     x, y = locate_and_load("cifar10", "test", root=None, use_hub=False)

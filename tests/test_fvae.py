@@ -88,6 +88,7 @@ def test_bad_config_is_rejected():
         FVAE(lr_schedule="cosine", lr_decay_start=-0.1)
 
 
+@pytest.mark.data
 def test_fit_configs_fvae_yaml_fast_dev_run(tmp_path, shared_data, monkeypatch):
     monkeypatch.setenv("LIT_GEN_DATA", str(shared_data))
     monkeypatch.chdir(tmp_path)

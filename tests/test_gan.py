@@ -1,4 +1,5 @@
-"""GAN module: one D and one G step for every objective × regulariser, the training loop
+"""GAN module: one D and one G step for every objective × regulariser (which network each step
+moves, inside a real fit: test_gan_steps.py), the training loop
 (n_critic, own generator-step counter, EMA, stop at g_steps), VDB's β update, the divergence
 guard, the step-time metric and the configs."""
 
@@ -49,14 +50,14 @@ def test_one_d_and_one_g_step(objective, regulariser):
                 **REGULARISERS[regulariser])
     opt_g, opt_d = model.configure_optimizers()
     real = torch.rand(4, 1, 28, 28) * 2 - 1
-    g0, d0 = _params(model.generator), _params(model.discriminator)
+    d0 = _params(model.discriminator)
     loss, stats = _d_step(model, opt_d, real)
     assert loss.ndim == 0 and torch.isfinite(loss)
     assert stats["d_real"].shape == (4,)
     g1, d1 = _params(model.generator), _params(model.discriminator)
     assert not torch.equal(d0, d1), "the D step did not change D"
-    # G's BatchNorm running stats move, its weights must not
-    assert torch.equal(g0, g1), "the D step changed G"
+    # whether a step leaves the other network alone is checked inside a real fit, where the
+    # module's own loop (not this test's helper) chooses the optimizer: test_gan_steps.py
     if regulariser == "vdb":
         assert stats["kl"] > 0
 
@@ -67,7 +68,6 @@ def test_one_d_and_one_g_step(objective, regulariser):
     opt_g.step()
     assert torch.isfinite(g_loss)
     assert not torch.equal(g1, _params(model.generator)), "the G step did not change G"
-    assert torch.equal(d1, _params(model.discriminator)), "the G step changed D"
 
 
 @pytest.mark.parametrize("objective", sorted(OBJECTIVES))
@@ -167,8 +167,7 @@ def test_step_time_metric_leaves_the_model_untouched():
     data.setup("fit")
     res = gan_step_time(model, data, None, iterations=3, warmup=1)
     assert set(res.values) == {"d_step_ms", "g_step_ms", "g_iteration_ms"}
-    assert all(v > 0 for v in res.values.values())
-    assert res.values["g_iteration_ms"] == pytest.approx(2 * res.values["d_step_ms"] + res.values["g_step_ms"])
+    assert all(v > 0 for v in res.values.values())  # the arithmetic: test_gan_steps.py, on a fake clock
     assert res.protocol["batch_size"] == 16 and res.protocol["n_critic"] == 2
     assert torch.equal(before, _params(model))
 

@@ -50,6 +50,8 @@ def test_fit_builds_and_test_scores(tmp_path):
 
 
 @pytest.mark.ddp
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # measured 52 s on 2 busy cores
 def test_two_processes_give_the_same_lexicon_and_scores(tmp_path):
     _write_corpus(tmp_path)
     runs = {}
@@ -93,6 +95,7 @@ def test_cli_build_segment_score_and_errors(tmp_path, capsys):
 
 
 @pytest.mark.data
+@pytest.mark.slow
 def test_pku_protocol_beats_the_anchors(shared_data, tmp_path):
     """The shipped PKU config on the real data: above every-character and the bigram anchor."""
     cli = LitGenCLI(args=["--config", "configs/lexicon/pku.yaml", f"--model.output_dir={tmp_path}",

@@ -79,8 +79,10 @@ def test_importance_sampled_bound_is_tighter_than_elbo():
     torch.manual_seed(1)
     ll_1 = model.log_likelihood(x, num_samples=1)
     ll_500 = model.log_likelihood(x, num_samples=500, chunk=100)
-    assert (ll_500 >= ll_1.mean() - 50).all()
-    assert ll_500.mean() > elbo.mean()  # IWAE bound >= ELBO on average
+    # both estimate the same log p(x) of each image: measured |ll_500 − ll_1| ≤ 0.54 nats here
+    # (≤ 1.82 on seeds 0-3); a bound that forgot − log K would be log 500 = 6.2 nats high
+    assert (ll_500 - ll_1).abs().max() < 2.0
+    assert ll_500.mean() > elbo.mean()  # IWAE bound >= ELBO on average (measured +0.19 nats)
 
 
 def test_linear_gaussian_vae_nll_converges_to_closed_form():

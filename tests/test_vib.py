@@ -183,7 +183,7 @@ def test_cli_fit_and_test_error_metric(tmp_path):
         "--config", "configs/vib.yaml", "--data.name", "digits", "--data.batch_size", "64",
         "--model.hidden", "[64]", "--model.bottleneck_dim", "8", "--model.test_samples", "4",
         "--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false",
-        "--trainer.default_root_dir", str(tmp_path),
+        "--trainer.default_root_dir", str(tmp_path), "--seed_everything", "0",
     ]
     cli = LitGenCLI(args=args, run=False)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
@@ -195,7 +195,8 @@ def test_cli_fit_and_test_error_metric(tmp_path):
     errors = (cli.model.eval().predict_proba(x, num_samples=0).argmax(1) != y).float().mean() * 100
     assert result.protocol["unit"] == "percent" and result.protocol["images"] == len(y)
     assert result.values["test_error"] < 50  # 10 classes: chance is 90 %
-    assert abs(result.values["test_error"] - float(errors)) < 5  # sampled vs mean prediction
+    # sampled (4 draws) vs mean prediction: measured 1.68, 1.35, 1.01, 0.34 points on seeds 0-3
+    assert abs(result.values["test_error"] - float(errors)) < 2.5
     at_mu = get_metric("test_error_at_mu")(cli.model, cli.datamodule, cli.trainer)
     assert at_mu.values["test_error_at_mu"] == pytest.approx(float(errors), abs=1e-4)
     assert at_mu.protocol["test_samples"] == 0

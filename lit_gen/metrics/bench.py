@@ -83,11 +83,12 @@ def _images(spec: str, n: int | None, image_size: int | None, seed: int, datamod
 def fidelity_selfcheck(model, datamodule, trainer, extractor: str = "classifier", n: int = 10_000,
                        pairs: list[list[str]] | None = None, is_sets: list[str] | None = None,
                        dataset: str | None = None, seed: int = 0, cache: str | None = None,
-                       batch_size: int | None = None) -> MetricResult:
+                       batch_size: int | None = None, classifier_epochs: int | None = None) -> MetricResult:
     """Real-vs-real FID/KID (and IS of real images): checks the metric, ignores the model.
 
     ``pairs``: ``[["mnist:train", "mnist:test"], ...]`` (``dataset:split``); ``is_sets``: sets
     whose IS is reported. ``dataset``: the classifier's training set (default: the data module's).
+    ``classifier_epochs``: the classifier's epochs (default: the recipe's), as in ``fid``.
     Values are named ``fid[extractor](a|b)``, ``kid[extractor](a|b)``, ``is[extractor](a)``.
     """
     pairs = pairs if pairs is not None else [["mnist:train", "mnist:test"], ["mnist:test", "fashion_mnist:test"]]
@@ -95,7 +96,7 @@ def fidelity_selfcheck(model, datamodule, trainer, extractor: str = "classifier"
     dataset = dataset or getattr(datamodule, "name", None)
     size = getattr(datamodule, "image_size", None)
     common = dict(extractor=extractor, dataset=dataset, image_size=size, cache=cache, seed=seed,
-                  batch_size=batch_size)
+                  batch_size=batch_size, classifier_epochs=classifier_epochs)
     values, protocol = {}, {}
     for a, b in pairs:
         res = compare_images(_images(a, n, size, seed, datamodule), _images(b, n, size, seed, datamodule),

@@ -46,8 +46,14 @@ def to_uint8_rgb(images: torch.Tensor) -> torch.Tensor:
     if images.dim() != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"expected images of shape (N, 1|3, H, W), got {tuple(images.shape)}")
     if images.dtype != torch.uint8:
+        finite = torch.isfinite(images)
+        if not finite.all():  # before the range check: min/max of a NaN tensor say nothing useful
+            nan = int(torch.isnan(images).sum())
+            raise ValueError(f"{nan} NaN value(s) and {int((~finite).sum()) - nan} infinite value(s) among "
+                             f"{images.numel()} pixels: sample(n) must return finite pixel values in [0, 1] "
+                             "(a model whose training diverged samples NaN)")
         lo, hi = float(images.min()), float(images.max())
-        if lo < -1e-3 or hi > 1 + 1e-3 or lo != lo:
+        if lo < -1e-3 or hi > 1 + 1e-3:
             raise ValueError(f"expected float images in [0, 1], got values in [{lo:.3g}, {hi:.3g}]; "
                              "sample(n) must return pixel values in [0, 1]")
         images = images.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)
