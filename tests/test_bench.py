@@ -438,6 +438,30 @@ def test_interrupted_fit_resumes_from_its_last_epoch(tmp_path, monkeypatch, caps
     assert "resumed" not in alone and alone["train_samples"] == run["train_samples"]
 
 
+def test_work_folder_outside_the_results_holds_checkpoints_and_resumes(tmp_path, monkeypatch, capsys):
+    """`--work DIR` (or $LIT_GEN_BENCH_WORK) takes the checkpoints out of the results folder:
+    an interrupted fit leaves them in DIR/<suite>/<entry>/seed=N, the rerun resumes from there,
+    and --rescore finds the final weights there."""
+    suite = make_suite(tmp_path, budget={"max_epochs": 3}, metrics=["nelbo"], metric_options={})
+    out, work = tmp_path / "out", tmp_path / "w"
+    monkeypatch.delenv("LIT_GEN_BENCH_WORK", raising=False)
+    with monkeypatch.context() as patch:
+        _FailAtEpoch(patch, epoch=2)
+        assert bench(suite, out, "--work", str(work)) == 1
+    assert (work / "mini/tiny-a/seed=0/partial/epoch-end.ckpt").is_file()
+    assert not (out / "mini/work").exists()
+    capsys.readouterr()
+    monkeypatch.setenv("LIT_GEN_BENCH_WORK", str(work))  # the rerun names it by the variable only
+    assert bench(suite, out) == 0
+    assert "resuming the interrupted fit" in capsys.readouterr().out
+    assert json.loads((out / "mini/runs/tiny-a/seed=0.json").read_text())["resumed"] == [{"epoch": 2}]
+    assert (work / "mini/tiny-a/seed=0/final.ckpt").is_file() and not (work / "mini/tiny-a/seed=0/partial").exists()
+    assert not (out / "mini/work").exists()
+    make_suite(tmp_path, budget={"max_epochs": 3})  # the entry gains nll: rescored from DIR's weights
+    assert bench(suite, out, "--rescore") == 0
+    assert "nll" in json.loads((out / "mini/runs/tiny-a/seed=0.json").read_text())["metrics"]
+
+
 def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path, monkeypatch, capsys):
     suite, out = make_suite(tmp_path, budget={"max_epochs": 3}), tmp_path / "out"
     with monkeypatch.context() as patch:

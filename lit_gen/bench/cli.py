@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from lit_gen.bench.suite import SuiteError, available_suites, load_suite
+
+WORK_ENV = "LIT_GEN_BENCH_WORK"  # the default of --work
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -51,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--devices", type=int, default=1, help="devices per run; > 1 uses DDP (default 1)")
     parser.add_argument("--accelerator", default="cpu", help="cpu, gpu, auto ... (default cpu)")
     parser.add_argument("--out", default=None, help="results folder (default: benchmarks/results)")
+    parser.add_argument("--work", default=None, metavar="DIR",
+                        help="put the runs' work folders (checkpoints, logs) under DIR/<suite>/<entry>/seed=N "
+                             "instead of <out>/<suite>/work/<entry>/seed=N, e.g. on local disk while --out is "
+                             f"shared; resume and --rescore look there too (default: ${WORK_ENV} if set)")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="skip runs with a valid result of the same configuration and continue interrupted "
                              "fits from their last epoch-end checkpoint (default on); --no-resume "
@@ -60,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only rebuild the leaderboard from the result files already on disk")
     parser.add_argument("--rescore", action="store_true",
                         help="add the metrics an entry lists and a finished run lacks, computed on the run's "
-                             "saved weights (results/<suite>/work/<entry>/seed=N/final.ckpt) without training; "
+                             "saved weights (final.ckpt in the run's work folder) without training; "
                              "runs whose settings changed otherwise are refused and left for a normal run")
     parser.add_argument("--readme", default=None, metavar="FILE",
                         help="with --report: also put the leaderboard table between the markers "
@@ -95,6 +102,8 @@ def main(argv: Sequence[str] = ()) -> int:
         print(f"(suites: {', '.join(available_suites(root))})")
         return 0
     out = Path(args.out) if args.out else root / "benchmarks" / "results"
+    work = args.work or os.environ.get(WORK_ENV) or None
+    work = Path(work).resolve() if work else None
     suite_name = Path(args.suite).name
     if args.compare or args.metric:
         return _compare(args, entries, out / suite_name, root)
@@ -120,10 +129,11 @@ def main(argv: Sequence[str] = ()) -> int:
             return 2
         from lit_gen.bench.runner import rescore_suite
 
-        rows, failures = rescore_suite(suite_name, entries, root, out, seeds=seeds, command=command, only=args.only)
+        rows, failures = rescore_suite(suite_name, entries, root, out, seeds=seeds, command=command, only=args.only,
+                                         work=work)
         return 1 if failures else 0
     rows, failures = run_suite(suite_name, entries, root, out, devices=args.devices, accelerator=args.accelerator,
-                               resume=args.resume, seeds=seeds, command=command, only=args.only)
+                               resume=args.resume, seeds=seeds, command=command, only=args.only, work=work)
     return 1 if failures else 0
 
 

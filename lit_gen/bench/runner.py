@@ -27,8 +27,8 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lit_gen.bench.registry import get_metric
-from lit_gen.bench.results import (CorruptResultError, aggregate, read_result, run_path, write_leaderboard,
-                                   write_result)
+from lit_gen.bench.results import (CorruptResultError, aggregate, read_result, run_path, work_path,
+                                   write_leaderboard, write_result)
 from lit_gen.bench.suite import Entry
 
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"  # a result's finished_at, UTC
@@ -461,12 +461,13 @@ def _plan(entries: list[Entry], seeds: int | Sequence[int] | None,
 
 def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devices: int = 1,
               accelerator: str = "cpu", resume: bool = True, seeds: int | Sequence[int] | None = None,
-              command: str = "", only: Iterable[str] | None = None,
+              command: str = "", only: Iterable[str] | None = None, work: Path | None = None,
               ) -> tuple[list[dict[str, Any]], list[tuple[str, int, Exception]]]:
     """Run every entry × seed (only the ``only`` entries if given; skipping finished runs when
     ``resume``) and rewrite the leaderboard of the whole suite after each run.
 
     ``seeds``: None = each entry's own seeds; N = seeds 0..N-1; a list = exactly those seeds.
+    ``work``: where the runs' work folders go (:func:`~lit_gen.bench.results.work_path`).
 
     Returns the leaderboard rows and the failed runs. A failed run is reported and left without
     a result file, so the next invocation retries it; the remaining entries still run.
@@ -490,7 +491,7 @@ def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devic
         say(f"[{i + 1}/{len(todo)}] {entry.name} seed={seed} (elapsed {_fmt_seconds(elapsed)}{eta})")
         run_start = time.perf_counter()
         try:
-            work_dir = suite_dir / "work" / entry.name / f"seed={seed}"
+            work_dir = work_path(suite_dir, entry.name, seed, work)
             result = run_one(entry, seed, root, work_dir, devices, accelerator, config_hash, resume)
         except (KeyboardInterrupt, SystemExit):
             raise
@@ -516,7 +517,7 @@ def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devic
 
 def rescore_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path,
                   seeds: int | Sequence[int] | None = None, command: str = "",
-                  only: Iterable[str] | None = None) -> tuple[list[dict[str, Any]], list[tuple[str, int, Exception]]]:
+                  only: Iterable[str] | None = None, work: Path | None = None) -> tuple[list[dict[str, Any]], list[tuple[str, int, Exception]]]:
     """Give finished runs the metrics their entry lists now and their result lacks, from their
     saved weights, without training (:func:`rescore_one`). Runs that are up to date are
     skipped; runs without a result, or whose weights or settings do not match, are reported and
@@ -544,7 +545,7 @@ def rescore_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path,
         say(f"{label}: adding {[n for n in entry.metrics if n not in old['protocol']]} from its saved weights")
         start = time.perf_counter()
         try:
-            result = rescore_one(entry, seed, root, suite_dir / "work" / entry.name / f"seed={seed}", old)
+            result = rescore_one(entry, seed, root, work_path(suite_dir, entry.name, seed, work), old)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as err:  # one refused run must not stop the others
