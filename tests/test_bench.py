@@ -201,6 +201,52 @@ def test_two_process_ddp_entry_matches_one_process(tmp_path):
     assert one == pytest.approx(ddp["metrics"]["test_nelbo"], rel=1e-5)
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.ddp
+def test_two_node_run_matches_one_process_scoring(tmp_path, tmp_path_factory):
+    """`--num_nodes 2` through Lightning's own cluster environment: the same command started
+    twice with MASTER_ADDR/MASTER_PORT/NODE_RANK (as on two machines, here 1 process each, gloo)
+    trains one run of world size 2; node 0 alone writes it. Its weights scored again by one
+    process give the same numbers: counts exactly, classifier FID to 1e-6 relative."""
+    from lit_gen.bench import runner
+
+    cache = str(tmp_path_factory.getbasetemp() / "lit_gen_fidelity_cache")  # the fidelity tests' one
+    fid = {"extractor": "classifier", "n_fake": 100, "n_real": 100, "classifier_epochs": 3, "cache": cache}
+    suite = make_suite(tmp_path, metrics=["nelbo", "fid"], metric_options={"fid": fid})
+    out = tmp_path / "out"
+    cmd = ["lit-gen", "bench", "--suite", str(suite), "--out", str(out), "--root", str(ROOT), "--num_nodes", "2"]
+    base = {**os.environ, "PYTHONPATH": str(ROOT), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS", "GROUP_RANK"):
+        base.pop(name, None)  # only the variables a user sets by hand for two machines
+    nodes = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                              env={**base, "NODE_RANK": str(rank)}) for rank in (0, 1)]
+    logs = [node.communicate(timeout=600) for node in nodes]
+    for node, (stdout, stderr) in zip(nodes, logs):
+        assert node.returncode == 0, stdout[-2000:] + stderr[-3000:]
+    assert "[1/1] tiny-a seed=0" in logs[0][0] and "tiny-a" not in logs[1][0]  # node 1 prints nothing
+    run = json.loads((out / "mini/runs/tiny-a/seed=0.json").read_text())
+    assert run["devices"] == 2 and run["num_nodes"] == 2
+    assert run["global_steps"] == 3 and run["train_samples"] == 3 * 50 * 2  # both nodes trained each step
+
+    entry = load_suite(str(suite), ROOT)[0]
+    cli = runner._build_cli(entry, 0, ROOT, tmp_path / "one", 1, "cpu")
+    cli.model.load_state_dict(torch.load(out / "mini/work/tiny-a/seed=0/final.ckpt", weights_only=False)["state_dict"])
+    cli.datamodule.prepare_data()
+    cli.datamodule.setup("fit")
+    values, protocol, _ = runner._score(entry, entry.metrics, cli)
+    assert protocol == run["protocol"]  # image and sample counts, extractor, split
+    assert values.keys() == run["metrics"].keys()
+    assert values["fid[classifier]"] == pytest.approx(run["metrics"]["fid[classifier]"], rel=1e-6)
+    assert values["test_nelbo"] == pytest.approx(run["metrics"]["test_nelbo"], rel=1e-6)
+
+
 def test_readme_embedding_replaces_only_the_marked_block(tmp_path):
     from lit_gen.bench.cli import embed_table
 

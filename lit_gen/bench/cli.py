@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run exactly these seeds (e.g. one seed per process, to run an entry's "
                             "seeds side by side)")
     parser.add_argument("--devices", type=int, default=1, help="devices per run; > 1 uses DDP (default 1)")
+    parser.add_argument("--num_nodes", "--num-nodes", type=int, default=1,
+                        help="machines per run (Lightning's Trainer(num_nodes)); start the same command on each, "
+                             "e.g. with srun or torchrun: Lightning's cluster environments (SLURM, TorchElastic, "
+                             "LSF, Kubeflow, or MASTER_ADDR/MASTER_PORT/NODE_RANK) join them (default 1)")
+    parser.add_argument("--strategy", default=None,
+                        help="Lightning strategy for every run (default: the entry's, else ddp when "
+                             "devices x num_nodes > 1)")
     parser.add_argument("--accelerator", default="cpu", help="cpu, gpu, auto ... (default cpu)")
     parser.add_argument("--out", default=None, help="results folder (default: benchmarks/results)")
     parser.add_argument("--work", default=None, metavar="DIR",
@@ -113,6 +120,8 @@ def main(argv: Sequence[str] = ()) -> int:
     command = f"lit-gen bench --suite {shlex.quote(suite_name)}"
     if args.devices > 1 or args.accelerator != "cpu":
         command += f" --devices {args.devices} --accelerator {args.accelerator}"
+    if args.num_nodes > 1:
+        command += f" --num_nodes {args.num_nodes}"
     if args.report:
         rows = refresh_leaderboard(suite_name, entries, out / suite_name, root, command)
         print(f"{len(rows)} entries with results -> {out / suite_name / 'leaderboard.md'}")
@@ -124,7 +133,7 @@ def main(argv: Sequence[str] = ()) -> int:
         return 2
     seeds = args.seed if args.seed else args.seeds
     if args.rescore:
-        if args.devices != 1 or args.accelerator != "cpu":
+        if args.devices != 1 or args.accelerator != "cpu" or args.num_nodes != 1:
             print("lit-gen bench: --rescore computes on one CPU device; drop --devices/--accelerator", file=sys.stderr)
             return 2
         from lit_gen.bench.runner import rescore_suite
@@ -133,7 +142,8 @@ def main(argv: Sequence[str] = ()) -> int:
                                          work=work)
         return 1 if failures else 0
     rows, failures = run_suite(suite_name, entries, root, out, devices=args.devices, accelerator=args.accelerator,
-                               resume=args.resume, seeds=seeds, command=command, only=args.only, work=work)
+                               resume=args.resume, seeds=seeds, command=command, only=args.only, work=work,
+                               num_nodes=args.num_nodes, strategy=args.strategy)
     return 1 if failures else 0
 
 

@@ -2,7 +2,10 @@
 
 Under DDP (``devices > 1``) Lightning relaunches this same command for the other ranks, so
 every rank walks the same list and takes the same skip/run decisions (they read the same result
-files before the entry starts); only rank 0 writes files.
+files before the entry starts); only rank 0 writes files. Across machines (``num_nodes > 1``)
+the same command is started once per node by the cluster (SLURM ``srun``, ``torchrun``, LSF,
+Kubeflow, or by hand with MASTER_ADDR/MASTER_PORT/NODE_RANK), and Lightning's cluster
+environment joins them; the results folder must then be one shared folder.
 """
 
 from __future__ import annotations
@@ -89,7 +92,14 @@ class EpochEndCheckpoint(ModelCheckpoint):
 
 
 def is_rank_zero() -> bool:
-    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
+    """Whether this process is global rank 0, known before any Trainer exists: the rank
+    variables of torchrun, SLURM and LSF (as Lightning reads them), else the local and node
+    rank of Lightning's own launcher (MASTER_ADDR/NODE_RANK by hand)."""
+    for name in ("RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        if name in os.environ:
+            return int(os.environ[name]) == 0
+    node = os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", 0))
+    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(node) == 0
 
 
 def say(message: str) -> None:
@@ -140,17 +150,21 @@ def _quiet_lightning():
                 lg.setLevel(level)
 
 
-def _build_cli(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str):
-    """The entry's model, data module and trainer, as ``lit-gen fit`` would build them."""
+def _build_cli(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
+               num_nodes: int = 1, strategy: str | None = None):
+    """The entry's model, data module and trainer, as ``lit-gen fit`` would build them
+    (``strategy``: the user's, over the entry's and the default ``ddp`` of a multi-process run)."""
     from lit_gen.cli import LitGenCLI
 
     work_dir.mkdir(parents=True, exist_ok=True)
     args = entry.cli_args(root, seed) + [
         f"--trainer.default_root_dir={work_dir}", f"--trainer.devices={devices}",
         f"--trainer.accelerator={accelerator}", "--trainer.enable_progress_bar=false",
-        "--trainer.enable_model_summary=false",
+        "--trainer.enable_model_summary=false", f"--trainer.num_nodes={num_nodes}",
     ]
-    if devices > 1 and "trainer.strategy" not in entry.overrides:
+    if strategy is not None:
+        args.append(f"--trainer.strategy={strategy}")
+    elif devices * num_nodes > 1 and "trainer.strategy" not in entry.overrides:
         args.append("--trainer.strategy=ddp")  # an entry may choose its own (e.g. GANs: ddp_find_unused_parameters_true)
     return LitGenCLI(args=args, run=False)
 
@@ -208,7 +222,7 @@ def _resume_checkpoint(partial: Path, stamps: tuple[str, ...], resume: bool) -> 
 
 
 def _fit(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
-         stamps: tuple[str, ...] = ("",), resume: bool = True):
+         stamps: tuple[str, ...] = ("",), resume: bool = True, num_nodes: int = 1, strategy: str | None = None):
     """Train ``entry`` once with ``seed``: the CLI objects, the throughput callback and the curve
     callback (None without ``entry.curve``).
 
@@ -235,7 +249,7 @@ def _fit(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, acce
         partial.mkdir(parents=True, exist_ok=True)
         (partial / "config_hash").write_text(stamps[0] + "\n")
     extra.append(EpochEndCheckpoint(partial))
-    cli = _build_cli(entry, seed, root, work_dir, devices, accelerator)
+    cli = _build_cli(entry, seed, root, work_dir, devices, accelerator, num_nodes, strategy)
     cli.trainer.callbacks.extend(extra)
     if resume_from is not None:
         say(f"  resuming the interrupted fit at epoch {resume_epoch} from {resume_from}")
@@ -260,16 +274,18 @@ def _monitored(cli, entry: Entry, record: Path) -> float:
 
 
 def _fit_with_restarts(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
-                       config_hash: str = "", resume: bool = True):
+                       config_hash: str = "", resume: bool = True, num_nodes: int = 1,
+                       strategy: str | None = None):
     """``_fit`` once, or ``entry.restarts.n`` times keeping the best run by its monitor. Returns the
     kept run's (cli, curve), the training seconds and samples of all runs, and the restart record.
 
     Each restart's monitored value is kept beside its checkpoint, so an interrupted run resumes
     without retraining the restarts it had finished."""
     # checkpoints are stamped with the training hash; the full hash stamped them before it existed
-    stamps = (entry.training_hash(root, seed, devices), config_hash)
+    stamps = (entry.training_hash(root, seed, devices * num_nodes), config_hash)
+    launch = {"num_nodes": num_nodes, "strategy": strategy}
     if entry.restarts is None:
-        cli, throughput, curve = _fit(entry, seed, root, work_dir, devices, accelerator, stamps, resume)
+        cli, throughput, curve = _fit(entry, seed, root, work_dir, devices, accelerator, stamps, resume, **launch)
         return (cli, curve, throughput.seconds, throughput.samples, None,
                 [{"epoch": e} for e in throughput.resumed_at_epochs])
     sign = 1.0 if entry.restarts["mode"] == "min" else -1.0
@@ -278,7 +294,7 @@ def _fit_with_restarts(entry: Entry, seed: int, root: Path, work_dir: Path, devi
         seeds.append(seed + RESTART_SEED_STRIDE * r)
         say(f"  restart {r + 1}/{entry.restarts['n']} (seed {seeds[-1]})")
         restart_dir = work_dir / f"restart={r}"
-        cli, throughput, curve = _fit(entry, seeds[-1], root, restart_dir, devices, accelerator, stamps, resume)
+        cli, throughput, curve = _fit(entry, seeds[-1], root, restart_dir, devices, accelerator, stamps, resume, **launch)
         seconds, samples = seconds + throughput.seconds, samples + throughput.samples
         resumed += [{"restart": r, "epoch": e} for e in throughput.resumed_at_epochs]
         values.append(_monitored(cli, entry, restart_dir / PARTIAL_DIR / "monitored.json"))
@@ -291,16 +307,17 @@ def _fit_with_restarts(entry: Entry, seed: int, root: Path, work_dir: Path, devi
 
 
 def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
-            config_hash: str, resume: bool = True) -> dict[str, Any]:
+            config_hash: str, resume: bool = True, num_nodes: int = 1, strategy: str | None = None) -> dict[str, Any]:
     """Train ``entry`` with ``seed`` (``entry.restarts.n`` times if it has restarts, keeping the
     best by its label-free monitor), compute its metrics and return the result record.
 
     With ``resume``, a fit interrupted earlier continues from its last epoch-end checkpoint
-    (see :func:`_fit`); the record's ``resumed`` lists where. The caller deletes the
+    (see :func:`_fit`); the record's ``resumed`` lists where. ``devices`` is per node: the record
+    counts all ``devices * num_nodes`` processes (its hash does too). The caller deletes the
     checkpoints (:func:`discard_partial`) once the record is written."""
     with _quiet_lightning():
         cli, curve, seconds, samples, restarts, resumed = _fit_with_restarts(
-            entry, seed, root, work_dir, devices, accelerator, config_hash, resume)
+            entry, seed, root, work_dir, devices, accelerator, config_hash, resume, num_nodes, strategy)
         # the weights the metrics below score (a ModelCheckpoint's last.ckpt may be older);
         # `--rescore` loads them again to add metrics later
         cli.trainer.save_checkpoint(work_dir / "final.ckpt")
@@ -322,7 +339,9 @@ def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, a
         "throughput": samples / seconds if seconds > 0 else float("nan"),
         "global_steps": cli.trainer.global_step,
         "epochs": cli.trainer.current_epoch,
-        "devices": devices,
+        "devices": devices * num_nodes,  # processes in all: what the hash and the leaderboard count
+        **({"num_nodes": num_nodes} if num_nodes > 1 else {}),
+        **({"strategy": strategy} if strategy is not None else {}),
         "accelerator": accelerator,
         "parameters": sum(p.numel() for p in cli.model.parameters()),
         "config": entry.config,
@@ -462,12 +481,14 @@ def _plan(entries: list[Entry], seeds: int | Sequence[int] | None,
 def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devices: int = 1,
               accelerator: str = "cpu", resume: bool = True, seeds: int | Sequence[int] | None = None,
               command: str = "", only: Iterable[str] | None = None, work: Path | None = None,
+              num_nodes: int = 1, strategy: str | None = None,
               ) -> tuple[list[dict[str, Any]], list[tuple[str, int, Exception]]]:
     """Run every entry × seed (only the ``only`` entries if given; skipping finished runs when
     ``resume``) and rewrite the leaderboard of the whole suite after each run.
 
     ``seeds``: None = each entry's own seeds; N = seeds 0..N-1; a list = exactly those seeds.
     ``work``: where the runs' work folders go (:func:`~lit_gen.bench.results.work_path`).
+    ``devices`` per node × ``num_nodes``: the processes of each run (``strategy`` default ``ddp``).
 
     Returns the leaderboard rows and the failed runs. A failed run is reported and left without
     a result file, so the next invocation retries it; the remaining entries still run.
@@ -477,12 +498,13 @@ def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devic
     plan = _plan(entries, seeds, only)
     todo = []
     for entry, seed in plan:
-        config_hash = entry.config_hash(root, seed, devices)
+        config_hash = entry.config_hash(root, seed, devices * num_nodes)
         path = run_path(suite_dir, entry.name, seed)
         if not resume or existing_result(path, config_hash) is None:
             todo.append((entry, seed, config_hash, path))
     say(f"suite '{suite}': {len(plan)} runs, {len(plan) - len(todo)} already done, {len(todo)} to run "
-        f"on {devices} {accelerator} device(s) -> {suite_dir}")
+        f"on {devices} {accelerator} device(s)" + (f" x {num_nodes} nodes" if num_nodes > 1 else "")
+        + f" -> {suite_dir}")
     failures = []
     started = time.perf_counter()
     for i, (entry, seed, config_hash, path) in enumerate(todo):
@@ -492,13 +514,14 @@ def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devic
         run_start = time.perf_counter()
         try:
             work_dir = work_path(suite_dir, entry.name, seed, work)
-            result = run_one(entry, seed, root, work_dir, devices, accelerator, config_hash, resume)
+            result = run_one(entry, seed, root, work_dir, devices, accelerator, config_hash, resume,
+                             num_nodes, strategy)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as err:  # one broken entry must not lose the rest of the suite
             failures.append((entry.name, seed, err))
             say(f"  x {entry.name} seed={seed} failed: {type(err).__name__}: {err}")
-            if devices > 1:
+            if devices * num_nodes > 1:
                 raise  # ranks would disagree about what comes next; stop them all
             continue
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in result["metrics"].items())
