@@ -70,6 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "fits from their last epoch-end checkpoint (default on); --no-resume "
                              "reruns everything from scratch")
     parser.add_argument("--list", action="store_true", help="list the suite's entries and exit")
+    parser.add_argument("--plan", action="store_true",
+                        help="print one self-contained `lit-gen bench` command per run still to do (entry, seed), "
+                             "in the order a plain run takes them, leaving out finished runs of the same "
+                             "configuration; hand them to a job array or `xargs -P` (docs/scale-out.md)")
+    parser.add_argument("--plan-file", default=None, metavar="F",
+                        help="with --plan: write the commands to F (one a line) instead of printing them")
+    parser.add_argument("--claim-timeout", type=float, default=None, metavar="SECONDS",
+                        help="a run claimed by a worker whose heartbeat stopped this long ago is taken over "
+                             "(default 600; a worker killed on this machine is noticed at once)")
     parser.add_argument("--report", action="store_true",
                         help="only rebuild the leaderboard from the result files already on disk")
     parser.add_argument("--rescore", action="store_true",
@@ -122,6 +131,8 @@ def main(argv: Sequence[str] = ()) -> int:
         command += f" --devices {args.devices} --accelerator {args.accelerator}"
     if args.num_nodes > 1:
         command += f" --num_nodes {args.num_nodes}"
+    if args.plan or args.plan_file:
+        return _print_plan(args, entries, out, root, work)
     if args.report:
         rows = refresh_leaderboard(suite_name, entries, out / suite_name, root, command)
         print(f"{len(rows)} entries with results -> {out / suite_name / 'leaderboard.md'}")
@@ -143,8 +154,38 @@ def main(argv: Sequence[str] = ()) -> int:
         return 1 if failures else 0
     rows, failures = run_suite(suite_name, entries, root, out, devices=args.devices, accelerator=args.accelerator,
                                resume=args.resume, seeds=seeds, command=command, only=args.only, work=work,
-                               num_nodes=args.num_nodes, strategy=args.strategy)
+                               num_nodes=args.num_nodes, strategy=args.strategy,
+                               **({"claim_timeout": args.claim_timeout} if args.claim_timeout is not None else {}))
     return 1 if failures else 0
+
+
+def _print_plan(args: argparse.Namespace, entries, out: Path, root: Path, work: Path | None) -> int:
+    """``--plan``: the pending runs as commands that name everything they depend on (absolute
+    folders, devices), so any machine that sees the same folders can run any line."""
+    from lit_gen.bench.results import atomic_write_text
+    from lit_gen.bench.runner import pending
+
+    seeds = args.seed if args.seed else args.seeds
+    suite_dir = out / Path(args.suite).name
+    _, todo = pending(entries, root, suite_dir, args.devices * args.num_nodes, args.resume, seeds, args.only,
+                      quiet=True)
+    suite = str(Path(args.suite).resolve()) if Path(args.suite).exists() else args.suite
+    common = ["--out", str(out.resolve()), "--root", str(root)]
+    common += ["--work", str(work)] if work is not None else []
+    common += ["--devices", str(args.devices), "--accelerator", args.accelerator] if (
+        args.devices > 1 or args.accelerator != "cpu") else []
+    common += ["--num_nodes", str(args.num_nodes)] if args.num_nodes > 1 else []
+    common += ["--strategy", args.strategy] if args.strategy else []
+    common += ["--claim-timeout", str(args.claim_timeout)] if args.claim_timeout is not None else []
+    common += [] if args.resume else ["--no-resume"]
+    lines = [shlex.join(["lit-gen", "bench", "--suite", suite, "--only", entry.name, "--seed", str(seed), *common])
+             for entry, seed, _, _ in todo]
+    if args.plan_file:
+        atomic_write_text(Path(args.plan_file), "".join(f"{line}\n" for line in lines))
+        print(f"{len(lines)} pending run(s) -> {args.plan_file}", file=sys.stderr)
+    elif lines:
+        print("\n".join(lines))
+    return 0
 
 
 def _compare(args: argparse.Namespace, entries, suite_dir: Path, root: Path) -> int:

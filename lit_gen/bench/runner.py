@@ -30,7 +30,8 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lit_gen.bench.registry import get_metric
-from lit_gen.bench.results import (CorruptResultError, aggregate, read_result, run_path, work_path,
+from lit_gen.bench.claims import STALE_AFTER_S, try_claim
+from lit_gen.bench.results import (CorruptResultError, aggregate, claim_path, read_result, run_path, work_path,
                                    write_leaderboard, write_result)
 from lit_gen.bench.suite import Entry
 
@@ -112,17 +113,19 @@ def _fmt_seconds(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def existing_result(path: Path, config_hash: str) -> dict[str, Any] | None:
-    """A trustworthy result with this hash, or None (stale, corrupt and missing are reported)."""
+def existing_result(path: Path, config_hash: str, quiet: bool = False) -> dict[str, Any] | None:
+    """A trustworthy result with this hash, or None (stale, corrupt and missing are reported
+    unless ``quiet``)."""
     if not path.exists():
         return None
+    tell = (lambda message: None) if quiet else say
     try:
         result = read_result(path)
     except CorruptResultError as err:
-        say(f"  ! {err}; recomputing")
+        tell(f"  ! {err}; recomputing")
         return None
     if result["config_hash"] != config_hash:
-        say(f"  ! {path} was made with another configuration (hash {result['config_hash']}); recomputing")
+        tell(f"  ! {path} was made with another configuration (hash {result['config_hash']}); recomputing")
         return None
     return result
 
@@ -478,10 +481,26 @@ def _plan(entries: list[Entry], seeds: int | Sequence[int] | None,
     return [(e, s) for e in selected for s in chosen]
 
 
+def pending(entries: list[Entry], root: Path, suite_dir: Path, processes: int = 1, resume: bool = True,
+            seeds: int | Sequence[int] | None = None, only: Iterable[str] | None = None,
+            quiet: bool = False) -> tuple[list[tuple[Entry, int]], list[tuple[Entry, int, str, Path]]]:
+    """The planned (entry, seed) pairs, and those still to run, in the runner's order, with each
+    one's config hash and result path: all of them without ``resume``, else those without a
+    valid result of the same hash (for runs of ``processes`` processes in all)."""
+    plan = _plan(entries, seeds, only)
+    todo = []
+    for entry, seed in plan:
+        config_hash = entry.config_hash(root, seed, processes)
+        path = run_path(suite_dir, entry.name, seed)
+        if not resume or existing_result(path, config_hash, quiet) is None:
+            todo.append((entry, seed, config_hash, path))
+    return plan, todo
+
+
 def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devices: int = 1,
               accelerator: str = "cpu", resume: bool = True, seeds: int | Sequence[int] | None = None,
               command: str = "", only: Iterable[str] | None = None, work: Path | None = None,
-              num_nodes: int = 1, strategy: str | None = None,
+              num_nodes: int = 1, strategy: str | None = None, claim_timeout: float = STALE_AFTER_S,
               ) -> tuple[list[dict[str, Any]], list[tuple[str, int, Exception]]]:
     """Run every entry × seed (only the ``only`` entries if given; skipping finished runs when
     ``resume``) and rewrite the leaderboard of the whole suite after each run.
@@ -492,30 +511,48 @@ def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devic
 
     Returns the leaderboard rows and the failed runs. A failed run is reported and left without
     a result file, so the next invocation retries it; the remaining entries still run.
+
+    One-process runs are claimed first (:mod:`lit_gen.bench.claims`): a run another worker is
+    training is left to it, so workers on several machines can share one results folder. A
+    multi-process run takes no claims (its ranks could not agree on skipping one): do not start
+    other workers on a suite while it runs.
     """
     entries = list(entries)
     suite_dir = out / suite
-    plan = _plan(entries, seeds, only)
-    todo = []
-    for entry, seed in plan:
-        config_hash = entry.config_hash(root, seed, devices * num_nodes)
-        path = run_path(suite_dir, entry.name, seed)
-        if not resume or existing_result(path, config_hash) is None:
-            todo.append((entry, seed, config_hash, path))
+    plan, todo = pending(entries, root, suite_dir, devices * num_nodes, resume, seeds, only)
     say(f"suite '{suite}': {len(plan)} runs, {len(plan) - len(todo)} already done, {len(todo)} to run "
         f"on {devices} {accelerator} device(s)" + (f" x {num_nodes} nodes" if num_nodes > 1 else "")
         + f" -> {suite_dir}")
-    failures = []
+    failures, elsewhere = [], 0
     started = time.perf_counter()
     for i, (entry, seed, config_hash, path) in enumerate(todo):
         elapsed = time.perf_counter() - started
         eta = f", ETA {_fmt_seconds(elapsed / i * (len(todo) - i))}" if i else ""
         say(f"[{i + 1}/{len(todo)}] {entry.name} seed={seed} (elapsed {_fmt_seconds(elapsed)}{eta})")
+        claim = None
+        if devices * num_nodes == 1:
+            claim, holder = try_claim(claim_path(suite_dir, entry.name, seed), stale_after=claim_timeout)
+            if claim is None:
+                elsewhere += 1
+                say(f"  - claimed by {holder.get('host', '?')} pid {holder.get('pid', '?')} "
+                    f"(heartbeat {holder.get('age_s', 0):.0f}s ago): left to that worker")
+                continue
+            if resume and existing_result(path, config_hash, quiet=True) is not None:
+                claim.release()  # another worker finished it after this one made its list
+                elsewhere += 1
+                say("  - finished by another worker meanwhile")
+                continue
         run_start = time.perf_counter()
         try:
             work_dir = work_path(suite_dir, entry.name, seed, work)
             result = run_one(entry, seed, root, work_dir, devices, accelerator, config_hash, resume,
                              num_nodes, strategy)
+            metrics = ", ".join(f"{k}={v:.4g}" for k, v in result["metrics"].items())
+            say(f"  = {metrics} ({_fmt_seconds(time.perf_counter() - run_start)})")
+            if is_rank_zero():
+                write_result(path, result)  # before the claim goes: a worker that claims next sees it
+                discard_partial(work_dir)
+                refresh_leaderboard(suite, entries, suite_dir, root, command)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as err:  # one broken entry must not lose the rest of the suite
@@ -523,16 +560,14 @@ def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devic
             say(f"  x {entry.name} seed={seed} failed: {type(err).__name__}: {err}")
             if devices * num_nodes > 1:
                 raise  # ranks would disagree about what comes next; stop them all
-            continue
-        metrics = ", ".join(f"{k}={v:.4g}" for k, v in result["metrics"].items())
-        say(f"  = {metrics} ({_fmt_seconds(time.perf_counter() - run_start)})")
-        if is_rank_zero():
-            write_result(path, result)
-            discard_partial(work_dir)
-            refresh_leaderboard(suite, entries, suite_dir, root, command)
+        finally:
+            if claim is not None:
+                claim.release()
     rows = refresh_leaderboard(suite, entries, suite_dir, root, command)
     if rows:
         say(f"leaderboard: {suite_dir / 'leaderboard.md'}")
+    if elsewhere:
+        say(f"{elsewhere} run(s) left to other workers (the leaderboard counts whatever results are there)")
     if failures:
         say(f"{len(failures)} run(s) failed: " + ", ".join(f"{n} seed={s}" for n, s, _ in failures))
     return rows, failures
