@@ -51,6 +51,46 @@ def test_quick_suite_loads_and_every_metric_is_registered():
     assert {"nll", "nelbo", "test"} <= set(available_metrics())
 
 
+def test_an_entry_extends_another_suites_entry(tmp_path):
+    """`extends: cpu/vae-mnist` (the gpu suite's mixed-precision rows): the cpu entry's fields,
+    overrides merged, own keys replacing; the precision reaches the Trainer; clear errors."""
+    from lit_gen.cli import LitGenCLI
+
+    base = next(e for e in load_suite("cpu", ROOT) if e.name == "vae-mnist")
+    mixed = next(e for e in load_suite("gpu", ROOT) if e.name == "vae-mnist-bf16")
+    assert mixed.overrides == {**base.overrides, "trainer.precision": "bf16-mixed"}
+    fields = ("config", "budget", "seeds", "metrics", "metric_options", "reference", "curve", "restarts")
+    assert all(getattr(mixed, k) == getattr(base, k) for k in fields)
+    assert mixed.config_hash(ROOT, 0, 1) != base.config_hash(ROOT, 0, 1)
+    cli = LitGenCLI(args=mixed.cli_args(ROOT, 0) + ["--data.name=digits", "--trainer.accelerator=cpu",
+                                                    f"--trainer.default_root_dir={tmp_path}"], run=False)
+    assert cli.trainer.precision == "bf16-mixed"
+
+    def suite(name: str, entries: list[dict], root: Path = ROOT) -> str:
+        folder = root / "benchmarks/suites" / name if root != ROOT else tmp_path / "suites" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "e.yaml").write_text(yaml.safe_dump(entries))
+        return str(folder) if root == ROOT else name
+
+    short = load_suite(suite("short", [{"name": "s", "extends": "cpu/vae-mnist", "budget": {"max_epochs": 1},
+                                        "overrides": {"model.latent_dim": 8}}]), ROOT)[0]
+    assert short.budget == {"max_epochs": 1} and short.seeds == base.seeds
+    assert short.overrides == {**base.overrides, "model.latent_dim": 8}
+    same = load_suite(suite("same", [{"name": "vae-mnist", "extends": "cpu/vae-mnist"}]), ROOT)[0]
+    assert same.config_hash(ROOT, 0, 1) == base.config_hash(ROOT, 0, 1)  # nothing changed: the same runs
+    with pytest.raises(SuiteError, match="has no entry 'nope'"):
+        load_suite(suite("bad", [{"name": "x", "extends": "cpu/nope"}]), ROOT)
+    with pytest.raises(SuiteError, match="SUITE/ENTRY"):
+        load_suite(suite("bad", [{"name": "x", "extends": "vae-mnist"}]), ROOT)
+    other = tmp_path / "root"
+    (other / "configs").mkdir(parents=True)
+    (other / "configs/vae.yaml").write_text((ROOT / "configs/vae.yaml").read_text())
+    suite("a", [{"name": "x", "extends": "b/y"}], other)
+    suite("b", [{"name": "y", "extends": "a/x"}], other)
+    with pytest.raises(SuiteError, match="in a circle"):
+        load_suite("a", other)
+
+
 def test_callback_override_reaches_the_trainer(tmp_path):
     """A suite entry can add a Lightning callback through `trainer.callbacks` (the VIB EMA rows):
     the list of class_path mappings survives the YAML flow-style CLI value."""
