@@ -131,6 +131,12 @@ def main(argv: Sequence[str] = ()) -> int:
         command += f" --devices {args.devices} --accelerator {args.accelerator}"
     if args.num_nodes > 1:
         command += f" --num_nodes {args.num_nodes}"
+    if args.num_nodes < 1 or args.devices < 1:
+        print("lit-gen bench: --devices and --num_nodes must be >= 1", file=sys.stderr)
+        return 2
+    if args.seeds is not None and args.seeds < 1:
+        print(f"lit-gen bench: --seeds must be >= 1, got {args.seeds}", file=sys.stderr)
+        return 2
     if args.plan or args.plan_file:
         return _print_plan(args, entries, out, root, work)
     if args.report:
@@ -139,9 +145,6 @@ def main(argv: Sequence[str] = ()) -> int:
         if args.readme:
             embed_table(Path(args.readme), suite_name, (out / suite_name / "leaderboard.md").read_text())
         return 0
-    if args.seeds is not None and args.seeds < 1:
-        print(f"lit-gen bench: --seeds must be >= 1, got {args.seeds}", file=sys.stderr)
-        return 2
     seeds = args.seed if args.seed else args.seeds
     if args.rescore:
         if args.devices != 1 or args.accelerator != "cpu" or args.num_nodes != 1:

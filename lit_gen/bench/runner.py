@@ -93,14 +93,19 @@ class EpochEndCheckpoint(ModelCheckpoint):
 
 
 def is_rank_zero() -> bool:
-    """Whether this process is global rank 0, known before any Trainer exists: the rank
-    variables of torchrun, SLURM and LSF (as Lightning reads them), else the local and node
-    rank of Lightning's own launcher (MASTER_ADDR/NODE_RANK by hand)."""
-    for name in ("RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+    """Whether this process is global rank 0, known before any Trainer exists, from the
+    variables of the launcher that started it."""
+    if "RANK" in os.environ:  # torchrun (TorchElastic)
+        return int(os.environ["RANK"]) == 0
+    node = int(os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", 0)))
+    # Lightning's own launcher; read before SLURM_PROCID (as Lightning does): a shell inside a
+    # SLURM allocation passes SLURM_PROCID=0 to every process Lightning starts
+    if "LOCAL_RANK" in os.environ:
+        return int(os.environ["LOCAL_RANK"]) == 0 and node == 0
+    for name in ("SLURM_PROCID", "JSM_NAMESPACE_RANK"):  # srun, LSF's jsrun
         if name in os.environ:
             return int(os.environ[name]) == 0
-    node = os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", 0))
-    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(node) == 0
+    return node == 0  # by hand: MASTER_ADDR/MASTER_PORT/NODE_RANK
 
 
 def say(message: str) -> None:
