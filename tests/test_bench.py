@@ -52,6 +52,46 @@ def test_quick_suite_loads_and_every_metric_is_registered():
     assert {"nll", "nelbo", "test"} <= set(available_metrics())
 
 
+def test_an_entry_extends_another_suites_entry(tmp_path):
+    """`extends: cpu/vae-mnist` (the gpu suite's mixed-precision rows): the cpu entry's fields,
+    overrides merged, own keys replacing; the precision reaches the Trainer; clear errors."""
+    from lit_gen.cli import LitGenCLI
+
+    base = next(e for e in load_suite("cpu", ROOT) if e.name == "vae-mnist")
+    mixed = next(e for e in load_suite("gpu", ROOT) if e.name == "vae-mnist-bf16")
+    assert mixed.overrides == {**base.overrides, "trainer.precision": "bf16-mixed"}
+    fields = ("config", "budget", "seeds", "metrics", "metric_options", "reference", "curve", "restarts")
+    assert all(getattr(mixed, k) == getattr(base, k) for k in fields)
+    assert mixed.config_hash(ROOT, 0, 1) != base.config_hash(ROOT, 0, 1)
+    cli = LitGenCLI(args=mixed.cli_args(ROOT, 0) + ["--data.name=digits", "--trainer.accelerator=cpu",
+                                                    f"--trainer.default_root_dir={tmp_path}"], run=False)
+    assert cli.trainer.precision == "bf16-mixed"
+
+    def suite(name: str, entries: list[dict], root: Path = ROOT) -> str:
+        folder = root / "benchmarks/suites" / name if root != ROOT else tmp_path / "suites" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "e.yaml").write_text(yaml.safe_dump(entries))
+        return str(folder) if root == ROOT else name
+
+    short = load_suite(suite("short", [{"name": "s", "extends": "cpu/vae-mnist", "budget": {"max_epochs": 1},
+                                        "overrides": {"model.latent_dim": 8}}]), ROOT)[0]
+    assert short.budget == {"max_epochs": 1} and short.seeds == base.seeds
+    assert short.overrides == {**base.overrides, "model.latent_dim": 8}
+    same = load_suite(suite("same", [{"name": "vae-mnist", "extends": "cpu/vae-mnist"}]), ROOT)[0]
+    assert same.config_hash(ROOT, 0, 1) == base.config_hash(ROOT, 0, 1)  # nothing changed: the same runs
+    with pytest.raises(SuiteError, match="has no entry 'nope'"):
+        load_suite(suite("bad", [{"name": "x", "extends": "cpu/nope"}]), ROOT)
+    with pytest.raises(SuiteError, match="SUITE/ENTRY"):
+        load_suite(suite("bad", [{"name": "x", "extends": "vae-mnist"}]), ROOT)
+    other = tmp_path / "root"
+    (other / "configs").mkdir(parents=True)
+    (other / "configs/vae.yaml").write_text((ROOT / "configs/vae.yaml").read_text())
+    suite("a", [{"name": "x", "extends": "b/y"}], other)
+    suite("b", [{"name": "y", "extends": "a/x"}], other)
+    with pytest.raises(SuiteError, match="in a circle"):
+        load_suite("a", other)
+
+
 def test_callback_override_reaches_the_trainer(tmp_path):
     """A suite entry can add a Lightning callback through `trainer.callbacks` (the VIB EMA rows):
     the list of class_path mappings survives the YAML flow-style CLI value."""
@@ -202,6 +242,52 @@ def test_two_process_ddp_entry_matches_one_process(tmp_path):
                         default_root_dir=tmp_path)
     one = get_metric("nelbo")(model, data, trainer).values["test_nelbo"]
     assert one == pytest.approx(ddp["metrics"]["test_nelbo"], rel=1e-5)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.ddp
+def test_two_node_run_matches_one_process_scoring(tmp_path, tmp_path_factory):
+    """`--num_nodes 2` through Lightning's own cluster environment: the same command started
+    twice with MASTER_ADDR/MASTER_PORT/NODE_RANK (as on two machines, here 1 process each, gloo)
+    trains one run of world size 2; node 0 alone writes it. Its weights scored again by one
+    process give the same numbers: counts exactly, classifier FID to 1e-6 relative."""
+    from lit_gen.bench import runner
+
+    cache = str(tmp_path_factory.getbasetemp() / "lit_gen_fidelity_cache")  # the fidelity tests' one
+    fid = {"extractor": "classifier", "n_fake": 100, "n_real": 100, "classifier_epochs": 3, "cache": cache}
+    suite = make_suite(tmp_path, metrics=["nelbo", "fid"], metric_options={"fid": fid})
+    out = tmp_path / "out"
+    cmd = ["lit-gen", "bench", "--suite", str(suite), "--out", str(out), "--root", str(ROOT), "--num_nodes", "2"]
+    base = {**os.environ, "PYTHONPATH": str(ROOT), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS", "GROUP_RANK"):
+        base.pop(name, None)  # only the variables a user sets by hand for two machines
+    nodes = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                              env={**base, "NODE_RANK": str(rank)}) for rank in (0, 1)]
+    logs = [node.communicate(timeout=600) for node in nodes]
+    for node, (stdout, stderr) in zip(nodes, logs):
+        assert node.returncode == 0, stdout[-2000:] + stderr[-3000:]
+    assert "[1/1] tiny-a seed=0" in logs[0][0] and "tiny-a" not in logs[1][0]  # node 1 prints nothing
+    run = json.loads((out / "mini/runs/tiny-a/seed=0.json").read_text())
+    assert run["devices"] == 2 and run["num_nodes"] == 2
+    assert run["global_steps"] == 3 and run["train_samples"] == 3 * 50 * 2  # both nodes trained each step
+
+    entry = load_suite(str(suite), ROOT)[0]
+    cli = runner._build_cli(entry, 0, ROOT, tmp_path / "one", 1, "cpu")
+    cli.model.load_state_dict(torch.load(out / "mini/work/tiny-a/seed=0/final.ckpt", weights_only=False)["state_dict"])
+    cli.datamodule.prepare_data()
+    cli.datamodule.setup("fit")
+    values, protocol, _ = runner._score(entry, entry.metrics, cli)
+    assert protocol == run["protocol"]  # image and sample counts, extractor, split
+    assert values.keys() == run["metrics"].keys()
+    assert values["fid[classifier]"] == pytest.approx(run["metrics"]["fid[classifier]"], rel=1e-6)
+    assert values["test_nelbo"] == pytest.approx(run["metrics"]["test_nelbo"], rel=1e-6)
 
 
 def test_readme_embedding_replaces_only_the_marked_block(tmp_path):
@@ -438,6 +524,30 @@ def test_interrupted_fit_resumes_from_its_last_epoch(tmp_path, monkeypatch, caps
     assert bench(fresh, tmp_path / "fresh_out") == 0
     alone = json.loads((tmp_path / "fresh_out/mini/runs/tiny-a/seed=0.json").read_text())
     assert "resumed" not in alone and alone["train_samples"] == run["train_samples"]
+
+
+def test_work_folder_outside_the_results_holds_checkpoints_and_resumes(tmp_path, monkeypatch, capsys):
+    """`--work DIR` (or $LIT_GEN_BENCH_WORK) takes the checkpoints out of the results folder:
+    an interrupted fit leaves them in DIR/<suite>/<entry>/seed=N, the rerun resumes from there,
+    and --rescore finds the final weights there."""
+    suite = make_suite(tmp_path, budget={"max_epochs": 3}, metrics=["nelbo"], metric_options={})
+    out, work = tmp_path / "out", tmp_path / "w"
+    monkeypatch.delenv("LIT_GEN_BENCH_WORK", raising=False)
+    with monkeypatch.context() as patch:
+        _FailAtEpoch(patch, epoch=2)
+        assert bench(suite, out, "--work", str(work)) == 1
+    assert (work / "mini/tiny-a/seed=0/partial/epoch-end.ckpt").is_file()
+    assert not (out / "mini/work").exists()
+    capsys.readouterr()
+    monkeypatch.setenv("LIT_GEN_BENCH_WORK", str(work))  # the rerun names it by the variable only
+    assert bench(suite, out) == 0
+    assert "resuming the interrupted fit" in capsys.readouterr().out
+    assert json.loads((out / "mini/runs/tiny-a/seed=0.json").read_text())["resumed"] == [{"epoch": 2}]
+    assert (work / "mini/tiny-a/seed=0/final.ckpt").is_file() and not (work / "mini/tiny-a/seed=0/partial").exists()
+    assert not (out / "mini/work").exists()
+    make_suite(tmp_path, budget={"max_epochs": 3})  # the entry gains nll: rescored from DIR's weights
+    assert bench(suite, out, "--rescore") == 0
+    assert "nll" in json.loads((out / "mini/runs/tiny-a/seed=0.json").read_text())["metrics"]
 
 
 def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path, monkeypatch, capsys):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from lit_gen.bench.suite import SuiteError, available_suites, load_suite
+
+WORK_ENV = "LIT_GEN_BENCH_WORK"  # the default of --work
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -49,18 +52,38 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run exactly these seeds (e.g. one seed per process, to run an entry's "
                             "seeds side by side) (default: each entry's own seeds)")
     parser.add_argument("--devices", type=int, default=1, help="devices per run; > 1 uses DDP (default 1)")
+    parser.add_argument("--num_nodes", "--num-nodes", type=int, default=1,
+                        help="machines per run (Lightning's Trainer(num_nodes)); start the same command on each, "
+                             "e.g. with srun or torchrun: Lightning's cluster environments (SLURM, TorchElastic, "
+                             "LSF, Kubeflow, or MASTER_ADDR/MASTER_PORT/NODE_RANK) join them (default 1)")
+    parser.add_argument("--strategy", default=None,
+                        help="Lightning strategy for every run (default: the entry's, else ddp when "
+                             "devices x num_nodes > 1)")
     parser.add_argument("--accelerator", default="cpu", help="cpu, gpu, auto ... (default cpu)")
     parser.add_argument("--out", default=None, help="results folder (default: benchmarks/results)")
+    parser.add_argument("--work", default=None, metavar="DIR",
+                        help="put the runs' work folders (checkpoints, logs) under DIR/<suite>/<entry>/seed=N "
+                             "instead of <out>/<suite>/work/<entry>/seed=N, e.g. on local disk while --out is "
+                             f"shared; resume and --rescore look there too (default: ${WORK_ENV} if set)")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="skip runs with a valid result of the same configuration and continue interrupted "
                              "fits from their last epoch-end checkpoint (default on); --no-resume "
                              "reruns everything from scratch")
     parser.add_argument("--list", action="store_true", help="list the suite's entries and exit")
+    parser.add_argument("--plan", action="store_true",
+                        help="print one self-contained `lit-gen bench` command per run still to do (entry, seed), "
+                             "in the order a plain run takes them, leaving out finished runs of the same "
+                             "configuration; hand them to a job array or `xargs -P` (docs/scale-out.md)")
+    parser.add_argument("--plan-file", default=None, metavar="F",
+                        help="with --plan: write the commands to F (one a line) instead of printing them")
+    parser.add_argument("--claim-timeout", type=float, default=None, metavar="SECONDS",
+                        help="a run claimed by a worker whose heartbeat stopped this long ago is taken over "
+                             "(default 600; a worker killed on this machine is noticed at once)")
     parser.add_argument("--report", action="store_true",
                         help="only rebuild the leaderboard from the result files already on disk")
     parser.add_argument("--rescore", action="store_true",
                         help="add the metrics an entry lists and a finished run lacks, computed on the run's "
-                             "saved weights (results/<suite>/work/<entry>/seed=N/final.ckpt) without training; "
+                             "saved weights (final.ckpt in the run's work folder) without training; "
                              "runs whose settings changed otherwise are refused and left for a normal run")
     parser.add_argument("--readme", default=None, metavar="FILE",
                         help="with --report: also put the leaderboard table between the markers "
@@ -97,6 +120,8 @@ def main(argv: Sequence[str] = ()) -> int:
         print(f"(suites: {', '.join(available_suites(root))})")
         return 0
     out = Path(args.out) if args.out else root / "benchmarks" / "results"
+    work = args.work or os.environ.get(WORK_ENV) or None
+    work = Path(work).resolve() if work else None
     suite_name = Path(args.suite).name
     if args.compare or args.metric:
         return _compare(args, entries, out / suite_name, root)
@@ -106,27 +131,66 @@ def main(argv: Sequence[str] = ()) -> int:
     command = f"lit-gen bench --suite {shlex.quote(suite_name)}"
     if args.devices > 1 or args.accelerator != "cpu":
         command += f" --devices {args.devices} --accelerator {args.accelerator}"
+    if args.num_nodes > 1:
+        command += f" --num_nodes {args.num_nodes}"
+    if args.num_nodes < 1 or args.devices < 1:
+        print("lit-gen bench: --devices and --num_nodes must be >= 1", file=sys.stderr)
+        return 2
+    if args.seeds is not None and args.seeds < 1:
+        print(f"lit-gen bench: --seeds must be >= 1, got {args.seeds}", file=sys.stderr)
+        return 2
+    if args.plan or args.plan_file:
+        return _print_plan(args, entries, out, root, work)
     if args.report:
         rows = refresh_leaderboard(suite_name, entries, out / suite_name, root, command)
         print(f"{len(rows)} entries with results -> {out / suite_name / 'leaderboard.md'}")
         if args.readme:
             embed_table(Path(args.readme), suite_name, (out / suite_name / "leaderboard.md").read_text())
         return 0
-    if args.seeds is not None and args.seeds < 1:
-        print(f"lit-gen bench: --seeds must be >= 1, got {args.seeds}", file=sys.stderr)
-        return 2
     seeds = args.seed if args.seed else args.seeds
     if args.rescore:
-        if args.devices != 1 or args.accelerator != "cpu":
+        if args.devices != 1 or args.accelerator != "cpu" or args.num_nodes != 1:
             print("lit-gen bench: --rescore computes on one CPU device; drop --devices/--accelerator", file=sys.stderr)
             return 2
         from lit_gen.bench.runner import rescore_suite
 
-        rows, failures = rescore_suite(suite_name, entries, root, out, seeds=seeds, command=command, only=args.only)
+        rows, failures = rescore_suite(suite_name, entries, root, out, seeds=seeds, command=command, only=args.only,
+                                         work=work)
         return 1 if failures else 0
     rows, failures = run_suite(suite_name, entries, root, out, devices=args.devices, accelerator=args.accelerator,
-                               resume=args.resume, seeds=seeds, command=command, only=args.only)
+                               resume=args.resume, seeds=seeds, command=command, only=args.only, work=work,
+                               num_nodes=args.num_nodes, strategy=args.strategy,
+                               **({"claim_timeout": args.claim_timeout} if args.claim_timeout is not None else {}))
     return 1 if failures else 0
+
+
+def _print_plan(args: argparse.Namespace, entries, out: Path, root: Path, work: Path | None) -> int:
+    """``--plan``: the pending runs as commands that name everything they depend on (absolute
+    folders, devices), so any machine that sees the same folders can run any line."""
+    from lit_gen.bench.results import atomic_write_text
+    from lit_gen.bench.runner import pending
+
+    seeds = args.seed if args.seed else args.seeds
+    suite_dir = out / Path(args.suite).name
+    _, todo = pending(entries, root, suite_dir, args.devices * args.num_nodes, args.resume, seeds, args.only,
+                      quiet=True)
+    suite = str(Path(args.suite).resolve()) if Path(args.suite).exists() else args.suite
+    common = ["--out", str(out.resolve()), "--root", str(root)]
+    common += ["--work", str(work)] if work is not None else []
+    common += ["--devices", str(args.devices), "--accelerator", args.accelerator] if (
+        args.devices > 1 or args.accelerator != "cpu") else []
+    common += ["--num_nodes", str(args.num_nodes)] if args.num_nodes > 1 else []
+    common += ["--strategy", args.strategy] if args.strategy else []
+    common += ["--claim-timeout", str(args.claim_timeout)] if args.claim_timeout is not None else []
+    common += [] if args.resume else ["--no-resume"]
+    lines = [shlex.join(["lit-gen", "bench", "--suite", suite, "--only", entry.name, "--seed", str(seed), *common])
+             for entry, seed, _, _ in todo]
+    if args.plan_file:
+        atomic_write_text(Path(args.plan_file), "".join(f"{line}\n" for line in lines))
+        print(f"{len(lines)} pending run(s) -> {args.plan_file}", file=sys.stderr)
+    elif lines:
+        print("\n".join(lines))
+    return 0
 
 
 def _compare(args: argparse.Namespace, entries, suite_dir: Path, root: Path) -> int:

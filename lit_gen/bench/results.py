@@ -3,8 +3,10 @@
 Layout under ``<out>/<suite>/``::
 
     runs/<entry>/seed=<s>.json     one run (written atomically: temp file + rename)
+    runs/<entry>/seed=<s>.claim    while a worker trains it (lit_gen.bench.claims)
     leaderboard.md|csv|json|png    one row per entry, mean ± std over seeds
-    work/                          Lightning logs, checkpoints, sample grids (not committed)
+    work/<entry>/seed=<s>/         Lightning logs, checkpoints, sample grids (not committed);
+                                   ``lit-gen bench --work DIR`` moves them to DIR/<suite>/<entry>/seed=<s>
 
 ``leaderboard.json`` is a list of rows ``{"entry", "model", "dataset", "metrics": {name: {"mean",
 "std", "n"}}, "reference", "wall_time_s", "throughput", "devices"}``.
@@ -49,6 +51,20 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def run_path(suite_dir: Path, entry: str, seed: int) -> Path:
     return suite_dir / "runs" / entry / f"seed={seed}.json"
+
+
+def claim_path(suite_dir: Path, entry: str, seed: int) -> Path:
+    """The claim of a run in progress (:mod:`lit_gen.bench.claims`), beside its result: in the
+    results folder that workers on several machines share."""
+    return run_path(suite_dir, entry, seed).with_suffix(".claim")
+
+
+def work_path(suite_dir: Path, entry: str, seed: int, work: Path | None = None) -> Path:
+    """A run's work folder (logs, checkpoints): ``<suite_dir>/work/<entry>/seed=<s>``, or
+    ``<work>/<suite>/<entry>/seed=<s>`` when a separate work folder is given (e.g. fast local
+    disk while the results folder is shared)."""
+    base = Path(work) / suite_dir.name if work is not None else suite_dir / "work"
+    return base / entry / f"seed={seed}"
 
 
 def read_result(path: Path) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 Under DDP (``devices > 1``) Lightning relaunches this same command for the other ranks, so
 every rank walks the same list and takes the same skip/run decisions (they read the same result
-files before the entry starts); only rank 0 writes files.
+files before the entry starts); only rank 0 writes files. Across machines (``num_nodes > 1``)
+the same command is started once per node by the cluster (SLURM ``srun``, ``torchrun``, LSF,
+Kubeflow, or by hand with MASTER_ADDR/MASTER_PORT/NODE_RANK), and Lightning's cluster
+environment joins them; the results folder must then be one shared folder.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lit_gen.bench.registry import get_metric
-from lit_gen.bench.results import (CorruptResultError, aggregate, read_result, run_path, write_leaderboard,
-                                   write_result)
+from lit_gen.bench.claims import STALE_AFTER_S, try_claim
+from lit_gen.bench.results import (CorruptResultError, aggregate, claim_path, read_result, run_path, work_path,
+                                   write_leaderboard, write_result)
 from lit_gen.bench.suite import Entry
 
 TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"  # a result's finished_at, UTC
@@ -89,7 +93,19 @@ class EpochEndCheckpoint(ModelCheckpoint):
 
 
 def is_rank_zero() -> bool:
-    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
+    """Whether this process is global rank 0, known before any Trainer exists, from the
+    variables of the launcher that started it."""
+    if "RANK" in os.environ:  # torchrun (TorchElastic)
+        return int(os.environ["RANK"]) == 0
+    node = int(os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", 0)))
+    # Lightning's own launcher; read before SLURM_PROCID (as Lightning does): a shell inside a
+    # SLURM allocation passes SLURM_PROCID=0 to every process Lightning starts
+    if "LOCAL_RANK" in os.environ:
+        return int(os.environ["LOCAL_RANK"]) == 0 and node == 0
+    for name in ("SLURM_PROCID", "JSM_NAMESPACE_RANK"):  # srun, LSF's jsrun
+        if name in os.environ:
+            return int(os.environ[name]) == 0
+    return node == 0  # by hand: MASTER_ADDR/MASTER_PORT/NODE_RANK
 
 
 def say(message: str) -> None:
@@ -102,17 +118,19 @@ def _fmt_seconds(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def existing_result(path: Path, config_hash: str) -> dict[str, Any] | None:
-    """A trustworthy result with this hash, or None (stale, corrupt and missing are reported)."""
+def existing_result(path: Path, config_hash: str, quiet: bool = False) -> dict[str, Any] | None:
+    """A trustworthy result with this hash, or None (stale, corrupt and missing are reported
+    unless ``quiet``)."""
     if not path.exists():
         return None
+    tell = (lambda message: None) if quiet else say
     try:
         result = read_result(path)
     except CorruptResultError as err:
-        say(f"  ! {err}; recomputing")
+        tell(f"  ! {err}; recomputing")
         return None
     if result["config_hash"] != config_hash:
-        say(f"  ! {path} was made with another configuration (hash {result['config_hash']}); recomputing")
+        tell(f"  ! {path} was made with another configuration (hash {result['config_hash']}); recomputing")
         return None
     return result
 
@@ -140,17 +158,21 @@ def _quiet_lightning():
                 lg.setLevel(level)
 
 
-def _build_cli(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str):
-    """The entry's model, data module and trainer, as ``lit-gen fit`` would build them."""
+def _build_cli(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
+               num_nodes: int = 1, strategy: str | None = None):
+    """The entry's model, data module and trainer, as ``lit-gen fit`` would build them
+    (``strategy``: the user's, over the entry's and the default ``ddp`` of a multi-process run)."""
     from lit_gen.cli import LitGenCLI
 
     work_dir.mkdir(parents=True, exist_ok=True)
     args = entry.cli_args(root, seed) + [
         f"--trainer.default_root_dir={work_dir}", f"--trainer.devices={devices}",
         f"--trainer.accelerator={accelerator}", "--trainer.enable_progress_bar=false",
-        "--trainer.enable_model_summary=false",
+        "--trainer.enable_model_summary=false", f"--trainer.num_nodes={num_nodes}",
     ]
-    if devices > 1 and "trainer.strategy" not in entry.overrides:
+    if strategy is not None:
+        args.append(f"--trainer.strategy={strategy}")
+    elif devices * num_nodes > 1 and "trainer.strategy" not in entry.overrides:
         args.append("--trainer.strategy=ddp")  # an entry may choose its own (e.g. GANs: ddp_find_unused_parameters_true)
     return LitGenCLI(args=args, run=False)
 
@@ -208,7 +230,7 @@ def _resume_checkpoint(partial: Path, stamps: tuple[str, ...], resume: bool) -> 
 
 
 def _fit(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
-         stamps: tuple[str, ...] = ("",), resume: bool = True):
+         stamps: tuple[str, ...] = ("",), resume: bool = True, num_nodes: int = 1, strategy: str | None = None):
     """Train ``entry`` once with ``seed``: the CLI objects, the throughput callback and the curve
     callback (None without ``entry.curve``).
 
@@ -235,7 +257,7 @@ def _fit(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, acce
         partial.mkdir(parents=True, exist_ok=True)
         (partial / "config_hash").write_text(stamps[0] + "\n")
     extra.append(EpochEndCheckpoint(partial))
-    cli = _build_cli(entry, seed, root, work_dir, devices, accelerator)
+    cli = _build_cli(entry, seed, root, work_dir, devices, accelerator, num_nodes, strategy)
     cli.trainer.callbacks.extend(extra)
     if resume_from is not None:
         say(f"  resuming the interrupted fit at epoch {resume_epoch} from {resume_from}")
@@ -260,16 +282,18 @@ def _monitored(cli, entry: Entry, record: Path) -> float:
 
 
 def _fit_with_restarts(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
-                       config_hash: str = "", resume: bool = True):
+                       config_hash: str = "", resume: bool = True, num_nodes: int = 1,
+                       strategy: str | None = None):
     """``_fit`` once, or ``entry.restarts.n`` times keeping the best run by its monitor. Returns the
     kept run's (cli, curve), the training seconds and samples of all runs, and the restart record.
 
     Each restart's monitored value is kept beside its checkpoint, so an interrupted run resumes
     without retraining the restarts it had finished."""
     # checkpoints are stamped with the training hash; the full hash stamped them before it existed
-    stamps = (entry.training_hash(root, seed, devices), config_hash)
+    stamps = (entry.training_hash(root, seed, devices * num_nodes), config_hash)
+    launch = {"num_nodes": num_nodes, "strategy": strategy}
     if entry.restarts is None:
-        cli, throughput, curve = _fit(entry, seed, root, work_dir, devices, accelerator, stamps, resume)
+        cli, throughput, curve = _fit(entry, seed, root, work_dir, devices, accelerator, stamps, resume, **launch)
         return (cli, curve, throughput.seconds, throughput.samples, None,
                 [{"epoch": e} for e in throughput.resumed_at_epochs])
     sign = 1.0 if entry.restarts["mode"] == "min" else -1.0
@@ -278,7 +302,7 @@ def _fit_with_restarts(entry: Entry, seed: int, root: Path, work_dir: Path, devi
         seeds.append(seed + RESTART_SEED_STRIDE * r)
         say(f"  restart {r + 1}/{entry.restarts['n']} (seed {seeds[-1]})")
         restart_dir = work_dir / f"restart={r}"
-        cli, throughput, curve = _fit(entry, seeds[-1], root, restart_dir, devices, accelerator, stamps, resume)
+        cli, throughput, curve = _fit(entry, seeds[-1], root, restart_dir, devices, accelerator, stamps, resume, **launch)
         seconds, samples = seconds + throughput.seconds, samples + throughput.samples
         resumed += [{"restart": r, "epoch": e} for e in throughput.resumed_at_epochs]
         values.append(_monitored(cli, entry, restart_dir / PARTIAL_DIR / "monitored.json"))
@@ -291,16 +315,17 @@ def _fit_with_restarts(entry: Entry, seed: int, root: Path, work_dir: Path, devi
 
 
 def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
-            config_hash: str, resume: bool = True) -> dict[str, Any]:
+            config_hash: str, resume: bool = True, num_nodes: int = 1, strategy: str | None = None) -> dict[str, Any]:
     """Train ``entry`` with ``seed`` (``entry.restarts.n`` times if it has restarts, keeping the
     best by its label-free monitor), compute its metrics and return the result record.
 
     With ``resume``, a fit interrupted earlier continues from its last epoch-end checkpoint
-    (see :func:`_fit`); the record's ``resumed`` lists where. The caller deletes the
+    (see :func:`_fit`); the record's ``resumed`` lists where. ``devices`` is per node: the record
+    counts all ``devices * num_nodes`` processes (its hash does too). The caller deletes the
     checkpoints (:func:`discard_partial`) once the record is written."""
     with _quiet_lightning():
         cli, curve, seconds, samples, restarts, resumed = _fit_with_restarts(
-            entry, seed, root, work_dir, devices, accelerator, config_hash, resume)
+            entry, seed, root, work_dir, devices, accelerator, config_hash, resume, num_nodes, strategy)
         # the weights the metrics below score (a ModelCheckpoint's last.ckpt may be older);
         # `--rescore` loads them again to add metrics later
         cli.trainer.save_checkpoint(work_dir / "final.ckpt")
@@ -322,7 +347,9 @@ def run_one(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, a
         "throughput": samples / seconds if seconds > 0 else float("nan"),
         "global_steps": cli.trainer.global_step,
         "epochs": cli.trainer.current_epoch,
-        "devices": devices,
+        "devices": devices * num_nodes,  # processes in all: what the hash and the leaderboard count
+        **({"num_nodes": num_nodes} if num_nodes > 1 else {}),
+        **({"strategy": strategy} if strategy is not None else {}),
         "accelerator": accelerator,
         "parameters": sum(p.numel() for p in cli.model.parameters()),
         "config": entry.config,
@@ -459,56 +486,93 @@ def _plan(entries: list[Entry], seeds: int | Sequence[int] | None,
     return [(e, s) for e in selected for s in chosen]
 
 
+def pending(entries: list[Entry], root: Path, suite_dir: Path, processes: int = 1, resume: bool = True,
+            seeds: int | Sequence[int] | None = None, only: Iterable[str] | None = None,
+            quiet: bool = False) -> tuple[list[tuple[Entry, int]], list[tuple[Entry, int, str, Path]]]:
+    """The planned (entry, seed) pairs, and those still to run, in the runner's order, with each
+    one's config hash and result path: all of them without ``resume``, else those without a
+    valid result of the same hash (for runs of ``processes`` processes in all)."""
+    plan = _plan(entries, seeds, only)
+    todo = []
+    for entry, seed in plan:
+        config_hash = entry.config_hash(root, seed, processes)
+        path = run_path(suite_dir, entry.name, seed)
+        if not resume or existing_result(path, config_hash, quiet) is None:
+            todo.append((entry, seed, config_hash, path))
+    return plan, todo
+
+
 def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devices: int = 1,
               accelerator: str = "cpu", resume: bool = True, seeds: int | Sequence[int] | None = None,
-              command: str = "", only: Iterable[str] | None = None,
+              command: str = "", only: Iterable[str] | None = None, work: Path | None = None,
+              num_nodes: int = 1, strategy: str | None = None, claim_timeout: float = STALE_AFTER_S,
               ) -> tuple[list[dict[str, Any]], list[tuple[str, int, Exception]]]:
     """Run every entry × seed (only the ``only`` entries if given; skipping finished runs when
     ``resume``) and rewrite the leaderboard of the whole suite after each run.
 
     ``seeds``: None = each entry's own seeds; N = seeds 0..N-1; a list = exactly those seeds.
+    ``work``: where the runs' work folders go (:func:`~lit_gen.bench.results.work_path`).
+    ``devices`` per node × ``num_nodes``: the processes of each run (``strategy`` default ``ddp``).
 
     Returns the leaderboard rows and the failed runs. A failed run is reported and left without
     a result file, so the next invocation retries it; the remaining entries still run.
+
+    One-process runs are claimed first (:mod:`lit_gen.bench.claims`): a run another worker is
+    training is left to it, so workers on several machines can share one results folder. A
+    multi-process run takes no claims (its ranks could not agree on skipping one): do not start
+    other workers on a suite while it runs.
     """
     entries = list(entries)
     suite_dir = out / suite
-    plan = _plan(entries, seeds, only)
-    todo = []
-    for entry, seed in plan:
-        config_hash = entry.config_hash(root, seed, devices)
-        path = run_path(suite_dir, entry.name, seed)
-        if not resume or existing_result(path, config_hash) is None:
-            todo.append((entry, seed, config_hash, path))
+    plan, todo = pending(entries, root, suite_dir, devices * num_nodes, resume, seeds, only)
     say(f"suite '{suite}': {len(plan)} runs, {len(plan) - len(todo)} already done, {len(todo)} to run "
-        f"on {devices} {accelerator} device(s) -> {suite_dir}")
-    failures = []
+        f"on {devices} {accelerator} device(s)" + (f" x {num_nodes} nodes" if num_nodes > 1 else "")
+        + f" -> {suite_dir}")
+    failures, elsewhere = [], 0
     started = time.perf_counter()
     for i, (entry, seed, config_hash, path) in enumerate(todo):
         elapsed = time.perf_counter() - started
         eta = f", ETA {_fmt_seconds(elapsed / i * (len(todo) - i))}" if i else ""
         say(f"[{i + 1}/{len(todo)}] {entry.name} seed={seed} (elapsed {_fmt_seconds(elapsed)}{eta})")
+        claim = None
+        if devices * num_nodes == 1:
+            claim, holder = try_claim(claim_path(suite_dir, entry.name, seed), stale_after=claim_timeout)
+            if claim is None:
+                elsewhere += 1
+                say(f"  - claimed by {holder.get('host', '?')} pid {holder.get('pid', '?')} "
+                    f"(heartbeat {holder.get('age_s', 0):.0f}s ago): left to that worker")
+                continue
+            if resume and existing_result(path, config_hash, quiet=True) is not None:
+                claim.release()  # another worker finished it after this one made its list
+                elsewhere += 1
+                say("  - finished by another worker meanwhile")
+                continue
         run_start = time.perf_counter()
         try:
-            work_dir = suite_dir / "work" / entry.name / f"seed={seed}"
-            result = run_one(entry, seed, root, work_dir, devices, accelerator, config_hash, resume)
+            work_dir = work_path(suite_dir, entry.name, seed, work)
+            result = run_one(entry, seed, root, work_dir, devices, accelerator, config_hash, resume,
+                             num_nodes, strategy)
+            metrics = ", ".join(f"{k}={v:.4g}" for k, v in result["metrics"].items())
+            say(f"  = {metrics} ({_fmt_seconds(time.perf_counter() - run_start)})")
+            if is_rank_zero():
+                write_result(path, result)  # before the claim goes: a worker that claims next sees it
+                discard_partial(work_dir)
+                refresh_leaderboard(suite, entries, suite_dir, root, command)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as err:  # one broken entry must not lose the rest of the suite
             failures.append((entry.name, seed, err))
             say(f"  x {entry.name} seed={seed} failed: {type(err).__name__}: {err}")
-            if devices > 1:
+            if devices * num_nodes > 1:
                 raise  # ranks would disagree about what comes next; stop them all
-            continue
-        metrics = ", ".join(f"{k}={v:.4g}" for k, v in result["metrics"].items())
-        say(f"  = {metrics} ({_fmt_seconds(time.perf_counter() - run_start)})")
-        if is_rank_zero():
-            write_result(path, result)
-            discard_partial(work_dir)
-            refresh_leaderboard(suite, entries, suite_dir, root, command)
+        finally:
+            if claim is not None:
+                claim.release()
     rows = refresh_leaderboard(suite, entries, suite_dir, root, command)
     if rows:
         say(f"leaderboard: {suite_dir / 'leaderboard.md'}")
+    if elsewhere:
+        say(f"{elsewhere} run(s) left to other workers (the leaderboard counts whatever results are there)")
     if failures:
         say(f"{len(failures)} run(s) failed: " + ", ".join(f"{n} seed={s}" for n, s, _ in failures))
     return rows, failures
@@ -516,7 +580,7 @@ def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devic
 
 def rescore_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path,
                   seeds: int | Sequence[int] | None = None, command: str = "",
-                  only: Iterable[str] | None = None) -> tuple[list[dict[str, Any]], list[tuple[str, int, Exception]]]:
+                  only: Iterable[str] | None = None, work: Path | None = None) -> tuple[list[dict[str, Any]], list[tuple[str, int, Exception]]]:
     """Give finished runs the metrics their entry lists now and their result lacks, from their
     saved weights, without training (:func:`rescore_one`). Runs that are up to date are
     skipped; runs without a result, or whose weights or settings do not match, are reported and
@@ -544,7 +608,7 @@ def rescore_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path,
         say(f"{label}: adding {[n for n in entry.metrics if n not in old['protocol']]} from its saved weights")
         start = time.perf_counter()
         try:
-            result = rescore_one(entry, seed, root, suite_dir / "work" / entry.name / f"seed={seed}", old)
+            result = rescore_one(entry, seed, root, work_path(suite_dir, entry.name, seed, work), old)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as err:  # one refused run must not stop the others

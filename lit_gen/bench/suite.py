@@ -13,6 +13,17 @@ One file per model family keeps suites easy to extend without editing a shared f
       curve: {metrics: [fid], every_n_train_steps: 500, n_fake: 1000}   # optional
       restarts: {n: 3, monitor: val/loss, mode: min}                    # optional
 
+An entry may start from another suite's entry instead of repeating it::
+
+    - name: vae-mnist-bf16
+      extends: cpu/vae-mnist            # SUITE/ENTRY: all its fields ...
+      overrides: {trainer.precision: bf16-mixed}   # ... plus these overrides (merged) and keys
+
+Its ``overrides`` are added to the referenced entry's (same key: this entry's value); any other
+key it gives replaces the referenced one. The result is an ordinary entry: its hash is that of
+the fields it ends up with, so it never shares results with the entry it extends unless every
+field is the same.
+
 ``curve`` (generative image models only) adds a
 :class:`~lit_gen.callbacks.FidelityCallback` with these arguments to the run; each result then
 holds the metric against training time, and the leaderboard picture draws it.
@@ -38,7 +49,7 @@ import yaml
 
 BUDGET_KEYS = ("max_steps", "max_epochs", "max_time")
 ENTRY_KEYS = {"name", "config", "overrides", "budget", "seeds", "metrics", "metric_options",
-              "reference", "description", "curve", "restarts"}
+              "reference", "description", "curve", "restarts", "extends"}
 RESTART_KEYS = ("n", "monitor", "mode")
 # the entry fields training depends on (the rest say what is measured afterwards, and how it is shown)
 TRAINING_FIELDS = ("config", "overrides", "budget", "curve", "restarts")
@@ -133,13 +144,31 @@ def _restarts(raw: Any, metrics: list[str], where: str) -> dict[str, Any] | None
     return {"n": n, "monitor": monitor, "mode": mode}
 
 
-def _entry(raw: Any, path: Path, root: Path) -> Entry:
+def _extended(raw: dict[str, Any], where: str, root: Path, loading: tuple[str, ...]) -> dict[str, Any]:
+    """``raw`` with the fields of the entry its ``extends: SUITE/ENTRY`` names filled in."""
+    target = raw["extends"]
+    suite, _, name = str(target).partition("/")
+    if not suite or not name:
+        raise SuiteError(f"{where}: extends must be SUITE/ENTRY, got {target!r}")
+    if suite in loading:
+        raise SuiteError(f"{where}: extends {target!r} goes round in a circle ({' -> '.join(loading)})")
+    base = {e.name: e for e in load_suite(suite, root, loading)}.get(name)
+    if base is None:
+        raise SuiteError(f"{where}: extends {target!r}, but suite '{suite}' has no entry '{name}'")
+    fields = {k: v for k, v in asdict(base).items() if k not in ("name", "source_file") and v is not None}
+    own = {k: v for k, v in raw.items() if k != "extends"}
+    return {**fields, **own, "overrides": {**base.overrides, **(own.get("overrides") or {})}}
+
+
+def _entry(raw: Any, path: Path, root: Path, loading: tuple[str, ...] = ()) -> Entry:
     where = f"{path}: entry {raw.get('name', '?') if isinstance(raw, dict) else raw!r}"
     if not isinstance(raw, dict):
         raise SuiteError(f"{where} is not a mapping")
     unknown = set(raw) - ENTRY_KEYS
     if unknown:
         raise SuiteError(f"{where}: unknown keys {sorted(unknown)} (known: {sorted(ENTRY_KEYS)})")
+    if "extends" in raw:
+        raw = _extended(raw, where, root, loading)
     for key in ("name", "config", "metrics"):
         if key not in raw:
             raise SuiteError(f"{where}: missing '{key}'")
@@ -174,8 +203,9 @@ def available_suites(root: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
 
-def load_suite(name_or_path: str, root: Path) -> list[Entry]:
-    """Entries of a suite, given by name (``benchmarks/suites/<name>/``) or as a folder/file path."""
+def load_suite(name_or_path: str, root: Path, loading: tuple[str, ...] = ()) -> list[Entry]:
+    """Entries of a suite, given by name (``benchmarks/suites/<name>/``) or as a folder/file path.
+    (``loading``: the suites whose loading led here, to refuse ``extends`` in a circle.)"""
     candidate = Path(name_or_path)
     folder = candidate if candidate.exists() else suites_dir(root) / name_or_path
     if not folder.exists():
@@ -192,7 +222,8 @@ def load_suite(name_or_path: str, root: Path) -> list[Entry]:
             continue
         if not isinstance(raw, list):
             raise SuiteError(f"{path} must hold a YAML list of entries")
-        entries += [_entry(item, path.resolve(), root.resolve()) for item in raw]
+        entries += [_entry(item, path.resolve(), root.resolve(), (*loading, Path(name_or_path).name))
+                    for item in raw]
     names = [e.name for e in entries]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -97,8 +97,14 @@ def interpolate(real: Tensor, fake: Tensor) -> Tensor:
 
 
 def grad_norm_penalty(critic: Critic, x: Tensor, power: float, target: float | None = None) -> Tensor:
-    """Mean over ``x`` of ``‖∇T(x)‖^power``, or of ``(‖∇T(x)‖ − target)^power`` when ``target`` is set."""
-    sq = input_grad(critic, x).pow(2).sum(1)
+    """Mean over ``x`` of ``‖∇T(x)‖^power``, or of ``(‖∇T(x)‖ − target)^power`` when ``target`` is set.
+
+    Always fp32, even inside a mixed-precision step: the critic is run again in fp32 for it. In
+    bf16 the double backprop would round the input gradient to 8 bits, and ``(‖g‖ − 1)²`` of a
+    norm near 1 (WGAN-GP) or ``‖g‖⁶`` (WGAN-div) would be mostly rounding error."""
+    x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x  # float64 checks stay float64
+    with torch.autocast(x.device.type, enabled=False):
+        sq = input_grad(critic, x).pow(2).sum(1)
     if target is None:  # (‖g‖²)^(p/2): no sqrt, so no infinite gradient at g = 0
         return sq.pow(power / 2).mean()
     return (sq.add(1e-12).sqrt() - target).pow(power).mean()

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lit_gen.nn.flows import coupling_net, standard_normal_logprob, _squeeze, _unsqueeze
+from lit_gen.nn.flows import coupling_net, fp32, standard_normal_logprob, widen, _squeeze, _unsqueeze
 
 
 class ConditionalAffineCoupling(nn.Module):
@@ -43,9 +43,10 @@ class ConditionalAffineCoupling(nn.Module):
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x1, x2 = x[:, : self.c1], x[:, self.c1:]
-        shift, raw = self.net(torch.cat([x1, h], dim=1)).chunk(2, dim=1)
-        log_scale = F.logsigmoid(raw + 2.0)
-        return torch.cat([x1, (x2 + shift) * log_scale.exp()], dim=1), log_scale.flatten(1).sum(1)
+        shift, raw = widen(self.net(torch.cat([x1, h], dim=1))).chunk(2, dim=1)  # the network may be half precision
+        with fp32(x):  # the log-scales are summed into the log-determinant: fp32 (lit_gen.nn.flows)
+            log_scale = F.logsigmoid(raw + 2.0)
+            return torch.cat([x1, (x2 + shift) * log_scale.exp()], dim=1), log_scale.flatten(1).sum(1)
 
 
 class VariationalDequantizer(nn.Module):

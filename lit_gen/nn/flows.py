@@ -15,6 +15,12 @@ and makes temperature sampling one line (``ε ~ N(0, T²I)``, as Glow scales the
 Hand-written because neither Lightning nor torch ships Glow layers (``torch.distributions``
 transforms are element-wise or dense, not convolutional); the tests compare every
 log-determinant with a brute-force ``torch.autograd.functional.jacobian``.
+
+Mixed precision (``Trainer(precision="bf16-mixed"/"16-mixed")``): only the coupling and prior
+networks (nearly all the FLOPs) run in half precision. The bijections themselves and every
+log-determinant are computed in fp32 (:func:`fp32`): a log-determinant is a sum over C·H·W
+log-scales, which half precision would round to 8 (bf16) or 11 (fp16) bits, and a 1×1
+convolution rounded to half precision no longer has the determinant its ``log_s`` claims.
 """
 
 from __future__ import annotations
@@ -28,6 +34,18 @@ import torch.distributed as dist
 from torch import nn
 
 LOG_2PI = math.log(2 * math.pi)
+
+
+def fp32(x: torch.Tensor) -> torch.autocast:
+    """Autocast off on ``x``'s device: the block inside computes in the dtype of its inputs
+    (callers pass them through :func:`widen`), whatever precision the Trainer runs in."""
+    return torch.autocast(x.device.type, enabled=False)
+
+
+def widen(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in fp32 if it is half precision (a network's output under autocast), else as it is
+    (a float64 flow in the Jacobian tests stays float64)."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def standard_normal_logprob(u: torch.Tensor) -> torch.Tensor:
@@ -104,12 +122,16 @@ class InvConv1x1(nn.Module):
         return self.perm @ lower @ upper
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        y = torch.einsum("ij,bjhw->bihw", self.weight(), x)
+        with fp32(x):  # W in half precision would not have the determinant exp(Σ log_s) (module doc)
+            w = self.weight()
+            y = torch.einsum("ij,bjhw->bihw", w, x.to(w.dtype))
         logdet = self.log_s.sum() * x.shape[2] * x.shape[3]
         return y, logdet.expand(x.shape[0])
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(self.weight()), y)
+        with fp32(y):
+            w = self.weight()
+            return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(w), y.to(w.dtype))
 
 
 class ZeroConv2d(nn.Conv2d):
@@ -162,8 +184,9 @@ class AffineCoupling(AdditiveCoupling):
         self.net = coupling_net(self.c1, 2 * (num_channels - self.c1), hidden)
 
     def _shift_scale(self, x1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        shift, raw = self.net(x1).chunk(2, dim=1)
-        return shift, torch.nn.functional.logsigmoid(raw + 2.0)
+        shift, raw = self.net(x1).chunk(2, dim=1)  # the network may run in half precision
+        with fp32(x1):  # the log-scales are summed into the log-determinant: fp32 (module doc)
+            return widen(shift), torch.nn.functional.logsigmoid(widen(raw) + 2.0)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x1, x2 = x[:, : self.c1], x[:, self.c1:]
@@ -209,13 +232,15 @@ class Split(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x1, x2 = x[:, : self.keep], x[:, self.keep:]
-        mean, logs = self.prior(x1).chunk(2, dim=1)
-        return torch.cat([x1, (x2 - mean) * (-logs).exp()], dim=1), -logs.flatten(1).sum(1)
+        mean, logs = widen(self.prior(x1)).chunk(2, dim=1)  # log σ enters the log-determinant: fp32
+        with fp32(x):
+            return torch.cat([x1, (x2 - mean) * (-logs).exp()], dim=1), -logs.flatten(1).sum(1)
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         y1, eps = y[:, : self.keep], y[:, self.keep:]
-        mean, logs = self.prior(y1).chunk(2, dim=1)
-        return torch.cat([y1, eps * logs.exp() + mean], dim=1)
+        mean, logs = widen(self.prior(y1)).chunk(2, dim=1)
+        with fp32(y):
+            return torch.cat([y1, eps * logs.exp() + mean], dim=1)
 
 
 class LearnedTopPrior(nn.Module):
