@@ -270,7 +270,24 @@ def main() -> None:
     keep = [r for r in old if (r["data"], r["width"], r["objective"]) not in
             {(r2["data"], r2["width"], r2["objective"]) for r2 in records}]
     atomic_write_text(out, json.dumps(keep + records, indent=1) + "\n")
-    print(f"-> {out}")
+    atomic_write_text(out.with_suffix(".md"), render(keep + records))
+    print(f"-> {out}, {out.with_suffix('.md')}")
+
+
+def render(records: list[dict]) -> str:
+    """The records as a markdown table (what docs/gan.md links to)."""
+    lines = ["# GAN iteration speed (`python benchmarks/gan_speed.py`)", "",
+             "ms per generator iteration (median over rounds); before = the Lightning step of commit "
+             "`before`, after = this tree's, plain = a plain PyTorch loop of the same networks, data and loss code.",
+             "", "| data | width | objective | threads | before | after | plain | after vs before | after / plain "
+             "| GFLOP/iteration | GFLOP/s after | matmul peak | share of peak |", "|" + "---|" * 13]
+    for r in records:
+        m = r["ms_per_iteration"]
+        lines.append(f"| {r['data']} | {r['width']} | {r['objective']} | {r['threads']} | {m['before']:.1f} | "
+                     f"{m['after']:.1f} | {m['plain']:.1f} | {r['speedup_after_vs_before']:.2f}x | "
+                     f"{r['overhead_after_vs_plain']:.3f} | {r['gflop_per_iteration']:.2f} | {r['gflops_after']:.0f} | "
+                     f"{r['peak_gflops']:.0f} | {100 * r['fraction_of_peak_after']:.0f}% |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

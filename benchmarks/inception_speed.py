@@ -107,7 +107,16 @@ def main() -> None:
           f"max feature difference {diff:.2e} ({diff / scale:.1e} of the largest feature); "
           f"FID train vs test: reference {fid['reference']:.4f}, fast {fid['fast']:.4f}")
     atomic_write_text(Path(args.out), json.dumps(record, indent=1) + "\n")
-    print(f"-> {args.out}")
+    md = Path(args.out).with_suffix(".md")
+    atomic_write_text(md, "# inception-ts speed (`python benchmarks/inception_speed.py`)\n\n"
+                      "| path | images/s | GFLOP/s |\n|---|---|---|\n"
+                      + "".join(f"| {k} | {ips[k]:.2f} | {record['gflops'][k]:.0f} |\n" for k in ips)
+                      + f"\n{record['speedup']:.2f}x faster; {gflop_per_image:.1f} GFLOP per image "
+                      f"(2 x multiply-adds of the convolutions); {record['threads']} thread(s), batch {args.batch_size}; "
+                      f"{n_images} {args.dataset} images; largest feature difference {diff:.2e} = {diff / scale:.1e} "
+                      f"of the largest feature; FID(train[{args.n}], test[{args.n}]): reference "
+                      f"{fid['reference']:.4f}, fast {fid['fast']:.4f}.\n")
+    print(f"-> {args.out}, {md}")
 
 
 if __name__ == "__main__":
