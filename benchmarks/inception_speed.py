@@ -57,6 +57,18 @@ def conv_gflop_per_image(net: torch.nn.Module) -> float:
     return sum(total) / 1e9
 
 
+def render(r: dict) -> str:
+    """A record as the markdown that docs/gan.md links to."""
+    ips, fid = r["images_per_second"], r["fid_train_vs_test"]
+    rows = "".join(f"| {k} | {ips[k]:.2f} | {r['gflops'][k]:.0f} |\n" for k in ips)
+    return ("# inception-ts speed (`python benchmarks/inception_speed.py`)\n\n| path | images/s | GFLOP/s |\n"
+            f"|---|---|---|\n{rows}\n{r['speedup']:.2f}x faster; {r['gflop_per_image']:.1f} GFLOP per image (2 x the "
+            f"convolutions' multiply-adds); {r['threads']} thread(s), batch {r['batch_size']}; {2 * r['n_per_split']} "
+            f"{r['dataset']} images; largest feature difference {r['max_abs_feature_difference']:.2e} = "
+            f"{r['max_relative_feature_difference']:.1e} of the largest feature; FID(train[{r['n_per_split']}], "
+            f"test[{r['n_per_split']}]): reference {fid['reference']:.4f}, fast {fid['fast']:.4f}.\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=200, help="images per split (default 200)")
@@ -108,14 +120,7 @@ def main() -> None:
           f"FID train vs test: reference {fid['reference']:.4f}, fast {fid['fast']:.4f}")
     atomic_write_text(Path(args.out), json.dumps(record, indent=1) + "\n")
     md = Path(args.out).with_suffix(".md")
-    atomic_write_text(md, "# inception-ts speed (`python benchmarks/inception_speed.py`)\n\n"
-                      "| path | images/s | GFLOP/s |\n|---|---|---|\n"
-                      + "".join(f"| {k} | {ips[k]:.2f} | {record['gflops'][k]:.0f} |\n" for k in ips)
-                      + f"\n{record['speedup']:.2f}x faster; {gflop_per_image:.1f} GFLOP per image "
-                      f"(2 x multiply-adds of the convolutions); {record['threads']} thread(s), batch {args.batch_size}; "
-                      f"{n_images} {args.dataset} images; largest feature difference {diff:.2e} = {diff / scale:.1e} "
-                      f"of the largest feature; FID(train[{args.n}], test[{args.n}]): reference "
-                      f"{fid['reference']:.4f}, fast {fid['fast']:.4f}.\n")
+    atomic_write_text(md, render(record))
     print(f"-> {args.out}, {md}")
 
 
