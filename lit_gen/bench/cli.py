@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "in the order a plain run takes them, leaving out finished runs of the same "
                              "configuration; hand them to a job array or `xargs -P` (docs/scale-out.md)")
     parser.add_argument("--plan-file", default=None, metavar="F",
-                        help="with --plan: write the commands to F (one a line) instead of printing them")
+                        help="with --plan: write the commands to F (one a line) instead of printing them (default: print them)")
     parser.add_argument("--claim-timeout", type=float, default=None, metavar="SECONDS",
                         help="a run claimed by a worker whose heartbeat stopped this long ago is taken over "
                              "(default 600; a worker killed on this machine is noticed at once)")
