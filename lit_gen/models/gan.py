@@ -376,9 +376,10 @@ class GAN(L.LightningModule):
         step = int(self.g_step)
 
         self.toggle_optimizer(opt_d)
+        labels = {} if y is None else {"y": y}  # unconditional: the two-argument calls of before
         with torch.no_grad():
             fake = self.generate(self.noise(real.shape[0]), y)
-        d_loss, stats = self.discriminator_loss(real, fake, y)
+        d_loss, stats = self.discriminator_loss(real, fake, **labels)
         self._descend(opt_d, d_loss, f"discriminator loss (objective {h.objective})", step)
         self.d_step += 1
         if h.vdb:
@@ -394,7 +395,7 @@ class GAN(L.LightningModule):
         if int(self.d_step) % h.n_critic:
             return
         self.toggle_optimizer(opt_g)
-        g_loss = self.generator_loss(real, self.generate(self.noise(real.shape[0]), y), y)
+        g_loss = self.generator_loss(real, self.generate(self.noise(real.shape[0]), y), **labels)
         self._descend(opt_g, g_loss, f"generator loss (objective {h.objective})", step)
         self.g_step += 1
         if self.ema is not None:

@@ -21,14 +21,15 @@ def _timed_iteration(net, opt_g, opt_d, real: Tensor, y: Tensor | None = None) -
     net.generator.requires_grad_(False)
     with torch.no_grad():
         fake = net.generate(net.noise(real.shape[0]), y)
-    d_loss, _ = net.discriminator_loss(real, fake, y)
+    labels = {} if y is None else {"y": y}
+    d_loss, _ = net.discriminator_loss(real, fake, **labels)
     opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     opt_d.step()
     net.generator.requires_grad_(True)
     t1 = time.perf_counter()
     net.discriminator.requires_grad_(False)
-    g_loss = net.generator_loss(real, net.generate(net.noise(real.shape[0]), y), y)
+    g_loss = net.generator_loss(real, net.generate(net.noise(real.shape[0]), y), **labels)
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
