@@ -26,7 +26,7 @@ class ConditionalBatchNorm2d(nn.Module):
 
     ``num_classes``: c is a label tensor ``(B,)`` and (γ, β) come from an embedding (γ rows
     start at 1, β at 0). ``cond_dim``: c is a vector ``(B, cond_dim)`` and γ = 1 + linear(c),
-    β = linear(c) (BigGAN), both linear maps bias-free and starting at 0.
+    β = linear(c) (BigGAN's ccbn), bias-free linear maps with PyTorch's default initialisation.
     """
 
     def __init__(self, num_features: int, num_classes: int | None = None, cond_dim: int | None = None):
@@ -41,7 +41,6 @@ class ConditionalBatchNorm2d(nn.Module):
                 self.embed.weight[:, num_features:].zero_()
         else:
             self.linear = nn.Linear(cond_dim, 2 * num_features, bias=False)
-            nn.init.zeros_(self.linear.weight)
 
     def forward(self, x: Tensor, c: Tensor) -> Tensor:
         if hasattr(self, "embed"):
