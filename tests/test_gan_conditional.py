@@ -4,11 +4,13 @@ the module, a short conditional fit on digits, and the class_accuracy bench metr
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import lightning as L
 import pytest
 import torch
+import yaml
 from torch import nn
 
 from lit_gen.bench.registry import get_metric
@@ -183,3 +185,15 @@ def test_class_accuracy_metric(tmp_path_factory):
     assert right.protocol["n_per_class"] == 40 and len(right.protocol["intra_fid_per_class"]) == 10
     with pytest.raises(ValueError, match="no num_classes"):
         metric(GAN(**TINY), data, None, cache=cache)
+
+
+READING_LIST = sorted((Path(__file__).resolve().parents[1] / "configs/gan/readinglist").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("config", READING_LIST, ids=lambda p: p.stem)
+def test_reading_list_configs_build(config):
+    spec = yaml.safe_load(config.read_text())
+    model = GAN(**spec["model"]["init_args"])
+    assert spec["data"]["init_args"]["name"] in config.name
+    y = 3 if model.hparams.num_classes else None
+    assert model.sample(2, y=y).shape == (2, *model.image_shape)
