@@ -164,6 +164,11 @@ def test_orthogonal_penalty_equals_the_hand_computation():
         net[1].weight.copy_(torch.tensor([[[[5.0, 0.0]]], [[[0.0, 1.0]]]]))
         net[2].weight.fill_(7.0)
     assert orthogonal_penalty(net, 1e-4).item() == pytest.approx(1e-4 * 282)
+    # its gradient is 4β(WWᵀ ⊙ (1 − I))W: twice what the BigGAN code adds (2β(...)W)
+    orthogonal_penalty(net, 1e-4).backward()
+    w = net[0].weight.detach()
+    off = (w @ w.t()) * (1 - torch.eye(3))
+    torch.testing.assert_close(net[0].weight.grad, 4e-4 * off @ w)
 
 
 def test_truncated_noise_stays_within_psi_times_the_threshold():
