@@ -149,7 +149,7 @@ def test_consistency_options_are_checked():
         GAN(ct_weight=2.0)
     with pytest.raises(ValueError, match=r"d_dropout must be in \[0, 1\)"):
         GAN(d_dropout=1.0)
-    with pytest.raises(ValueError, match="arch='dcgan' only"):
+    with pytest.raises(ValueError, match="option of the DCGAN discriminator"):
         GAN(arch="resnet", image_size=32, in_channels=3, d_dropout=0.5)
 
 

@@ -25,6 +25,7 @@ from lit_gen.models.gan_options import check_reading_list_options
 from lit_gen.nn.gan import (DCGANDiscriminator, DCGANGenerator, ResNetDiscriminator32, ResNetGenerator32, VDBHead,
                             init_weights)
 from lit_gen.nn.gan_conditional import ConditionalDCGANGenerator, ProjectionHead
+from lit_gen.nn.stylegan import StyleGenerator
 from lit_gen.utils.checks import check_finite, check_image_shape
 
 def ema_with_warmup(decay: float):
@@ -45,7 +46,10 @@ def ema_with_warmup(decay: float):
     return multi_avg_fn
 
 
-ARCHS = {"dcgan": (DCGANGenerator, DCGANDiscriminator), "resnet": (ResNetGenerator32, ResNetDiscriminator32)}
+ARCHS = {"dcgan": (DCGANGenerator, DCGANDiscriminator), "resnet": (ResNetGenerator32, ResNetDiscriminator32),
+         "stylegan": (StyleGenerator, DCGANDiscriminator)}
+#: architectures whose discriminator is the DCGAN one (with its options)
+DCGAN_D = ("dcgan", "stylegan")
 
 
 class GAN(L.LightningModule):
@@ -54,7 +58,8 @@ class GAN(L.LightningModule):
     Args:
         in_channels, image_size: image shape (DCGAN: 28, 32 or 64 px; ResNet: 32 px).
         latent_dim: size of the generator's N(0, I) noise.
-        arch: ``dcgan`` or ``resnet`` (SNGAN ResNet, 32 px).
+        arch: ``dcgan``, ``resnet`` (SNGAN ResNet, 32 px) or ``stylegan`` (StyleGAN generator,
+            28 or 32 px, with the DCGAN discriminator; see :mod:`lit_gen.nn.stylegan`).
         g_width, d_width: base channel widths of the generator / discriminator.
         kernel_size: DCGAN convolution kernel, 4 or 5 (Su's GAN-QP and WGAN-div code).
         d_norm: ``none`` or ``batch`` (DCGAN: BatchNorm after every D conv but the first). Refused
@@ -91,6 +96,7 @@ class GAN(L.LightningModule):
         g_shared_dim, g_hierarchical: BigGAN's shared class embedding (its size; 0 = one
             embedding per batch-norm layer) and hierarchical z (chunks of z per G layer).
         g_ortho: β of BigGAN's orthogonal regularisation β‖WWᵀ ⊙ (1 − I)‖²_F of G's weights.
+        style_mixing: StyleGAN's style-mixing probability in training (``arch='stylegan'``).
         See docs/gan.md ("The reading list") for the equations beside their code.
     """
 
@@ -99,7 +105,7 @@ class GAN(L.LightningModule):
         in_channels: int = 1,
         image_size: int = 28,
         latent_dim: int = 64,
-        arch: Literal["dcgan", "resnet"] = "dcgan",
+        arch: Literal["dcgan", "resnet", "stylegan"] = "dcgan",
         g_width: int = 64,
         d_width: int = 64,
         kernel_size: int = 4,
@@ -133,6 +139,7 @@ class GAN(L.LightningModule):
         g_shared_dim: int = 0,
         g_hierarchical: bool = False,
         g_ortho: float = 0.0,
+        style_mixing: float = 0.9,
     ):
         super().__init__()
         if arch not in ARCHS:
@@ -154,7 +161,7 @@ class GAN(L.LightningModule):
                 "critic for this reason). Use d_norm='none' (spectral_norm=true also works), or an objective "
                 "without such a penalty (sgan, lsgan, hinge, rsgan, rasgan, gan_qp; wgan_div is allowed because "
                 "its author's code uses batch norm).")
-        if arch != "dcgan" and (kernel_size != 4 or d_norm != "none" or not d_bias or d_pool != "flatten"):
+        if arch not in DCGAN_D and (kernel_size != 4 or d_norm != "none" or not d_bias or d_pool != "flatten"):
             raise ValueError("kernel_size, d_norm, d_bias and d_pool are options of arch='dcgan' only; "
                              f"arch={arch!r} has its own fixed layout")
         check_reading_list_options(arch, objective, vdb, g_steps, roth_gamma, roth_anneal, ct_weight, ct_margin,
@@ -200,6 +207,8 @@ class GAN(L.LightningModule):
         if h.num_classes is not None:
             return ConditionalDCGANGenerator(h.latent_dim, h.in_channels, h.image_size, h.g_width, h.kernel_size,
                                              h.num_classes, h.g_shared_dim, h.g_hierarchical)
+        if h.arch == "stylegan":
+            return StyleGenerator(h.latent_dim, h.in_channels, h.image_size, h.g_width, mixing_prob=h.style_mixing)
         if h.arch == "dcgan":
             return DCGANGenerator(h.latent_dim, h.in_channels, h.image_size, h.g_width, h.kernel_size)
         return ARCHS[h.arch][0](h.latent_dim, h.in_channels, h.image_size, h.g_width)
@@ -207,7 +216,7 @@ class GAN(L.LightningModule):
     def build_discriminator(self) -> nn.Module:
         """Must have ``body`` (images → ``(B, feature_dim)``), ``feature_dim`` and ``head``."""
         h = self.hparams
-        if h.arch == "dcgan":
+        if h.arch in DCGAN_D:
             return DCGANDiscriminator(h.in_channels, h.image_size, h.d_width, h.kernel_size, h.d_norm, h.d_bias,
                                       h.d_pool, h.d_dropout)
         return ARCHS[h.arch][1](h.in_channels, h.image_size, h.d_width)
@@ -324,17 +333,23 @@ class GAN(L.LightningModule):
         return y
 
     @torch.no_grad()
-    def sample(self, n: int, y: int | Tensor | None = None, truncation: float | None = None) -> Tensor:
+    def sample(self, n: int, y: int | Tensor | None = None, truncation: float | None = None,
+               psi: float | None = None) -> Tensor:
         """``n`` images ``(n, C, H, W)`` in [0, 1] (from the EMA generator when ``ema_decay`` > 0).
 
         ``y``: class labels (conditional GAN): one int for all, or ``n`` of them; default random.
         ``truncation``: ψ ∈ (0, 1] of BigGAN's truncation trick (z from a normal truncated at ±2,
         times ψ); None = z ~ N(0, I).
+        ``psi``: StyleGAN's truncation in W towards the tracked mean w̄ (``arch='stylegan'``).
         """
         labels = self.sample_labels(n, y)
         z = self.noise(n) if truncation is None else truncated_noise(n, self.hparams.latent_dim, truncation,
                                                                        self.device)
-        return ((self.generate(z, labels, self.sampler) + 1) / 2).clamp(0.0, 1.0).contiguous()
+        if psi is not None and self.hparams.arch != "stylegan":
+            raise ValueError(f"psi is StyleGAN's truncation in W (arch='stylegan'); arch is {self.hparams.arch!r}: "
+                             "use truncation=... for z")
+        x = self.generate(z, labels, self.sampler) if psi is None else self.sampler(z, psi=psi)
+        return ((x + 1) / 2).clamp(0.0, 1.0).contiguous()
 
     # ----- Lightning hooks -----
     def setup(self, stage: str) -> None:

@@ -20,8 +20,9 @@ def check_reading_list_options(arch: str, objective: str, vdb: bool, g_steps: in
         raise ValueError("roth_anneal decays γ as γ·0.01^(t/T) over T = g_steps generator steps: set g_steps")
     if not 0.0 <= d_dropout < 1.0:
         raise ValueError(f"d_dropout must be in [0, 1), got {d_dropout}")
-    if d_dropout > 0 and arch != "dcgan":
-        raise ValueError(f"d_dropout is an option of arch='dcgan' only, got arch={arch!r}")
+    if d_dropout > 0 and arch not in ("dcgan", "stylegan"):
+        raise ValueError(f"d_dropout is an option of the DCGAN discriminator (arch 'dcgan' or 'stylegan'), "
+                         f"got arch={arch!r}")
     if ct_weight > 0 and d_dropout == 0:
         raise ValueError("ct_weight > 0 (CT-GAN) compares two dropout passes of D on the same images: set "
                          "d_dropout > 0 (the authors use 0.5), else both passes are equal and the term is 0")
