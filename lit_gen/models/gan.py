@@ -25,6 +25,7 @@ from lit_gen.models.gan_options import check_reading_list_options
 from lit_gen.nn.gan import (DCGANDiscriminator, DCGANGenerator, ResNetDiscriminator32, ResNetGenerator32, VDBHead,
                             init_weights)
 from lit_gen.nn.gan_conditional import ConditionalDCGANGenerator, ProjectionHead
+from lit_gen.nn.pggan import PGDiscriminator, PGGenerator
 from lit_gen.nn.stylegan import StyleGenerator
 from lit_gen.utils.checks import check_finite, check_image_shape
 
@@ -47,7 +48,7 @@ def ema_with_warmup(decay: float):
 
 
 ARCHS = {"dcgan": (DCGANGenerator, DCGANDiscriminator), "resnet": (ResNetGenerator32, ResNetDiscriminator32),
-         "stylegan": (StyleGenerator, DCGANDiscriminator)}
+         "stylegan": (StyleGenerator, DCGANDiscriminator), "pggan": (PGGenerator, PGDiscriminator)}
 #: architectures whose discriminator is the DCGAN one (with its options)
 DCGAN_D = ("dcgan", "stylegan")
 
@@ -58,8 +59,9 @@ class GAN(L.LightningModule):
     Args:
         in_channels, image_size: image shape (DCGAN: 28, 32 or 64 px; ResNet: 32 px).
         latent_dim: size of the generator's N(0, I) noise.
-        arch: ``dcgan``, ``resnet`` (SNGAN ResNet, 32 px) or ``stylegan`` (StyleGAN generator,
-            28 or 32 px, with the DCGAN discriminator; see :mod:`lit_gen.nn.stylegan`).
+        arch: ``dcgan``, ``resnet`` (SNGAN ResNet, 32 px), ``stylegan`` (StyleGAN generator,
+            28 or 32 px, with the DCGAN discriminator; see :mod:`lit_gen.nn.stylegan`) or ``pggan``
+            (PGGAN networks at 32 px, not grown: :class:`lit_gen.models.ProgressiveGAN` grows them).
         g_width, d_width: base channel widths of the generator / discriminator.
         kernel_size: DCGAN convolution kernel, 4 or 5 (Su's GAN-QP and WGAN-div code).
         d_norm: ``none`` or ``batch`` (DCGAN: BatchNorm after every D conv but the first). Refused
@@ -105,7 +107,7 @@ class GAN(L.LightningModule):
         in_channels: int = 1,
         image_size: int = 28,
         latent_dim: int = 64,
-        arch: Literal["dcgan", "resnet", "stylegan"] = "dcgan",
+        arch: Literal["dcgan", "resnet", "stylegan", "pggan"] = "dcgan",
         g_width: int = 64,
         d_width: int = 64,
         kernel_size: int = 4,
@@ -182,10 +184,10 @@ class GAN(L.LightningModule):
             for module in list(self.discriminator.modules()):
                 if isinstance(module, (nn.Conv2d, nn.Linear, nn.Embedding)):
                     _spectral_norm(module)
-        # D scores each image on its own (no batch norm, no sampled bottleneck, not a subclass's
-        # own D): real and fake can go through one forward pass
+        # D scores each image on its own (no batch norm, no sampled bottleneck, no minibatch
+        # standard deviation, not a subclass's own D): real and fake can go through one forward pass
         self.joint_critic_pass = (type(self).build_discriminator is GAN.build_discriminator and d_norm == "none"
-                                  and not vdb)
+                                  and not vdb and arch != "pggan")
         self.ema = None
         if ema_decay > 0:
             self.ema = AveragedModel(self.generator, multi_avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
