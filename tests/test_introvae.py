@@ -86,9 +86,13 @@ def test_losses_match_the_hand_computation():
     loss_e, z_r, stats = model.encoder_loss(x, eps, z_p)
     assert loss_e.item() == pytest.approx(loss_e_ref, rel=1e-6)
     assert stats["kl_rec"].item() == pytest.approx(kl_rec, rel=1e-6)
-    # L_E reaches G only through β·L_AE: the margins see ng(X_r), ng(X_p)
-    (grad_v,) = torch.autograd.grad(loss_e, model.decoder.v)
+    # L_E reaches G only through β·L_AE: the margins see ng(X_r), ng(X_p) (checked with both
+    # hinges active, m = 1)
+    model.hparams.m = 1.0
+    loss_e_both, _, _ = model.encoder_loss(x, eps, z_p)
+    (grad_v,) = torch.autograd.grad(loss_e_both, model.decoder.v)
     assert grad_v.tolist() == pytest.approx(grad_v_ref, rel=1e-5)
+    model.hparams.m = M
     loss_g = model.decoder_loss(x, z_r, z_p)
     assert loss_g.item() == pytest.approx(loss_g_ref, rel=1e-6)
     # L_G does not reach E through the codes Z_r (only through E's scoring of G's images)
