@@ -114,3 +114,14 @@ def test_progressive_fit_grows_to_32_px(tmp_path):
     assert int(model.g_step) == 5 and model.stage() == (32, 1.0)
     assert model.ema.module.resolution == 32
     assert "val/d_real" in trainer.callback_metrics
+
+
+def test_config_through_the_cli():
+    from pathlib import Path
+
+    from lit_gen.cli import LitGenCLI
+
+    config = Path(__file__).resolve().parents[1] / "configs/gan/readinglist/pggan_cifar10.yaml"
+    cli = LitGenCLI(args=["--config", str(config), "--data.use_hub=false", "--model.pg_fade_steps=7"], run=False)
+    assert isinstance(cli.model, ProgressiveGAN)
+    assert cli.model.hparams.pg_fade_steps == 7 and cli.model.hparams.objective == "wgan_gp"
