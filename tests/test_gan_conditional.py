@@ -18,6 +18,7 @@ from lit_gen.bench.registry import get_metric
 from lit_gen.data import ImageDataModule
 from lit_gen.metrics.classifier import load_split
 from lit_gen.models import GAN
+from lit_gen.models.gan import gan_step_time
 from lit_gen.nn.gan_conditional import ConditionalBatchNorm2d, ConditionalDCGANGenerator, ProjectionHead
 
 TINY = dict(latent_dim=8, g_width=4, d_width=4)
@@ -149,14 +150,17 @@ def test_truncated_samples_through_the_module():
 def test_conditional_fit_on_digits(tmp_path):
     L.seed_everything(0)
     model = GAN(num_classes=10, g_shared_dim=4, g_hierarchical=True, g_ortho=1e-4, objective="hinge",
-                spectral_norm=True, g_steps=3, **TINY)
+                spectral_norm=True, g_steps=3, ema_decay=0.9, **TINY)
     trainer = L.Trainer(accelerator="cpu", max_epochs=5, logger=False, enable_progress_bar=False,
                         enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=1,
                         enable_checkpointing=False, default_root_dir=tmp_path)
     trainer.fit(model, datamodule=ImageDataModule(name="digits", batch_size=16))
     assert int(model.g_step) == 3
     assert "val/d_real" in trainer.callback_metrics
-    assert model.sample(4, y=2).shape == (4, 1, 28, 28)
+    assert model.sample(4, y=2).shape == (4, 1, 28, 28)                # from the EMA generator
+    data = ImageDataModule(name="digits", batch_size=8)
+    data.setup("fit")
+    assert gan_step_time(model, data, None, iterations=1, warmup=0).values["g_step_ms"] > 0
 
 
 class _ClassImages:
