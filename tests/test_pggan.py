@@ -78,6 +78,14 @@ def test_discriminator_fade_in_ends_are_the_low_and_high_resolution_paths(nets, 
     assert not torch.allclose(low, high)
 
 
+def test_options_that_do_not_apply_are_errors():
+    for bad in ({"spectral_norm": True}, {"init": "dcgan"}):
+        with pytest.raises(ValueError, match="equalised-learning-rate layers"):
+            ProgressiveGAN(latent_dim=8, g_width=2, d_width=2, **bad)
+    with pytest.raises(ValueError, match="unconditional"):
+        ProgressiveGAN(latent_dim=8, g_width=2, d_width=2, num_classes=10)
+
+
 def test_stage_errors(nets):
     g, _ = nets
     with pytest.raises(ValueError, match="alpha must be in"):

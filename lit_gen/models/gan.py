@@ -167,7 +167,7 @@ class GAN(L.LightningModule):
             raise ValueError("kernel_size, d_norm, d_bias and d_pool are options of arch='dcgan' only; "
                              f"arch={arch!r} has its own fixed layout")
         check_reading_list_options(arch, objective, vdb, g_steps, roth_gamma, roth_anneal, ct_weight, ct_margin,
-                                   d_dropout, num_classes, g_shared_dim, g_hierarchical, g_ortho)
+                                   d_dropout, num_classes, g_shared_dim, g_hierarchical, g_ortho, spectral_norm, init)
         self.d_args, self.g_args = self.objective.split_args(dict(objective_args or {}))
         self.save_hyperparameters()
         self.d_regularizers = [name for name, on in (("roth", roth_gamma > 0), ("ct", ct_weight > 0)) if on]

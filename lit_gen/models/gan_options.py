@@ -7,7 +7,7 @@ from __future__ import annotations
 def check_reading_list_options(arch: str, objective: str, vdb: bool, g_steps: int | None, roth_gamma: float,
                                roth_anneal: bool, ct_weight: float, ct_margin: float, d_dropout: float,
                                num_classes: int | None, g_shared_dim: int, g_hierarchical: bool,
-                               g_ortho: float) -> None:
+                               g_ortho: float, spectral_norm: bool = False, init: str = "torch") -> None:
     if min(roth_gamma, ct_weight, ct_margin, g_ortho) < 0:
         raise ValueError("roth_gamma, ct_weight, ct_margin and g_ortho must be >= 0, got "
                          f"{roth_gamma}, {ct_weight}, {ct_margin}, {g_ortho}")
@@ -36,6 +36,9 @@ def check_reading_list_options(arch: str, objective: str, vdb: bool, g_steps: in
             raise ValueError(f"num_classes (conditional GAN) is built on arch='dcgan' only, got arch={arch!r}")
         if vdb:
             raise ValueError("num_classes (projection discriminator) cannot be combined with vdb")
+    if arch == "pggan" and (spectral_norm or init != "torch"):
+        raise ValueError("arch='pggan' has equalised-learning-rate layers (N(0, 1) weights scaled at run time): "
+                         "spectral_norm and init schemes other than 'torch' do not apply to them")
     if g_shared_dim < 0:
         raise ValueError(f"g_shared_dim must be >= 0, got {g_shared_dim}")
     if (g_shared_dim > 0 or g_hierarchical) and num_classes is None:
