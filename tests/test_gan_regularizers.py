@@ -181,3 +181,18 @@ def test_truncated_noise_stays_within_psi_times_the_threshold():
     for psi in (0.0, -0.5, 1.5):
         with pytest.raises(ValueError, match=r"truncation psi must be in \(0, 1\]"):
             truncated_noise(5, 3, psi)
+
+
+def test_roth_and_ct_in_a_fit_are_logged(tmp_path):
+    import lightning as L
+
+    from lit_gen.data import ImageDataModule
+
+    L.seed_everything(0)
+    model = GAN(objective="sgan", roth_gamma=1.0, roth_anneal=True, ct_weight=2.0, d_dropout=0.5, g_steps=2, **TINY)
+    trainer = L.Trainer(accelerator="cpu", max_epochs=2, logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
+                        enable_checkpointing=False, default_root_dir=tmp_path)
+    trainer.fit(model, datamodule=ImageDataModule(name="digits", batch_size=8))
+    assert int(model.g_step) == 2
+    assert trainer.callback_metrics["train/roth"] > 0 and trainer.callback_metrics["train/ct"] > 0

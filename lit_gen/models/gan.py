@@ -21,7 +21,7 @@ from torchmetrics import MeanMetric
 
 from lit_gen.losses.gan import get_objective, r1_penalty
 from lit_gen.losses.gan_regularizers import D_REGULARIZERS, G_REGULARIZERS, truncated_noise
-from lit_gen.models.gan_options import check_reading_list_options
+from lit_gen.models.gan_options import batch_labels, check_labels, check_reading_list_options, sample_labels
 from lit_gen.nn.gan import (DCGANDiscriminator, DCGANGenerator, ResNetDiscriminator32, ResNetGenerator32, VDBHead,
                             init_weights)
 from lit_gen.nn.gan_conditional import ConditionalDCGANGenerator, ProjectionHead
@@ -198,6 +198,7 @@ class GAN(L.LightningModule):
         self.register_buffer("vdb_beta", torch.zeros(()))
         self.epoch_means = nn.ModuleDict({name: MeanMetric() for name in
                                           ("d_loss", "g_loss", "d_real", "d_fake", "kl", "val_d_real", "val_d_fake")})
+        self.epoch_means.update({name: MeanMetric() for name in self.d_regularizers})  # train/roth, train/ct
 
     # ----- networks: override in a subclass to change them -----
     @property
@@ -306,33 +307,17 @@ class GAN(L.LightningModule):
     def sampler(self) -> nn.Module:
         return self.ema.module if self.ema is not None else self.generator
 
-    def check_labels(self, y: Tensor) -> Tensor:
+    def check_labels(self, y: int | Tensor) -> Tensor:
         """``y`` as int64 on the model's device; a clear error for labels outside [0, num_classes)."""
-        k = self.hparams.num_classes
-        y = torch.as_tensor(y, device=self.device)
-        if y.is_floating_point() or y.is_complex():
-            raise ValueError(f"class labels must be integers, got dtype {y.dtype}")
-        bad = y[(y < 0) | (y >= k)]
-        if bad.numel():
-            raise ValueError(f"class labels must be in [0, {k}) (num_classes={k}), got {sorted(set(bad.tolist()))[:5]}")
-        return y.long()
+        return check_labels(y, self.hparams.num_classes, self.device)
 
     def sample_labels(self, n: int, y: int | Tensor | None = None) -> Tensor | None:
-        """Labels of ``n`` samples: None (unconditional), uniform classes (``y`` None), all ``y``
-        (an int) or ``y`` itself (a tensor of ``n`` labels)."""
-        if self.hparams.num_classes is None:
-            if y is not None:
-                raise ValueError("sample(y=...) needs a class-conditional GAN (num_classes set); this one is "
-                                 "unconditional")
-            return None
-        if y is None:
-            return torch.randint(0, self.hparams.num_classes, (n,), device=self.device)
-        y = self.check_labels(y)
-        if y.dim() == 0:
-            return y.expand(n)
-        if y.shape != (n,):
-            raise ValueError(f"sample(n={n}, y=...) takes one int or {n} labels, got shape {tuple(y.shape)}")
-        return y
+        """Labels of ``n`` samples (see :func:`lit_gen.models.gan_options.sample_labels`)."""
+        return sample_labels(n, y, self.hparams.num_classes, self.device)
+
+    def _labels(self, batch) -> Tensor | None:
+        """The batch's labels for a conditional GAN (checked), None for an unconditional one."""
+        return batch_labels(batch, self.hparams.num_classes, self.device)
 
     @torch.no_grad()
     def sample(self, n: int, y: int | Tensor | None = None, truncation: float | None = None,
@@ -363,15 +348,6 @@ class GAN(L.LightningModule):
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         x = x * 2 - 1
         return x.contiguous(memory_format=torch.channels_last) if self.hparams.channels_last and x.dim() == 4 else x
-
-    def _labels(self, batch) -> Tensor | None:
-        """The batch's labels for a conditional GAN (checked), None for an unconditional one."""
-        if self.hparams.num_classes is None:
-            return None
-        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-            raise ValueError("num_classes is set but the batches carry no labels; a conditional GAN needs "
-                             "(images, labels) batches such as ImageDataModule's")
-        return self.check_labels(batch[1])
 
     def _log_mean(self, name: str, value: Tensor, stage: str = "train", prog_bar: bool = False) -> None:
         metric = self.epoch_means[name]
@@ -407,7 +383,7 @@ class GAN(L.LightningModule):
         self._log_mean("d_real", stats["d_real"])
         self._log_mean("d_fake", stats["d_fake"])
         for name in self.d_regularizers:
-            self.log(f"train/{name}", stats[name], on_step=False, on_epoch=True)
+            self._log_mean(name, stats[name])
 
         if int(self.d_step) % h.n_critic:
             return

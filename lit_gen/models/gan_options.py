@@ -1,7 +1,11 @@
-"""Checks of the GAN module's reading-list options (issue #39): one clear ``ValueError`` per
-bad value or combination, raised before any network is built."""
+"""Checks of the GAN module's reading-list options (issue #39) and of class labels: one clear
+``ValueError`` per bad value or combination, raised before any network is built or any label
+reaches an embedding."""
 
 from __future__ import annotations
+
+import torch
+from torch import Tensor
 
 
 def check_reading_list_options(arch: str, objective: str, vdb: bool, g_steps: int | None, roth_gamma: float,
@@ -46,3 +50,42 @@ def check_reading_list_options(arch: str, objective: str, vdb: bool, g_steps: in
                          "set num_classes")
     if g_hierarchical and g_shared_dim == 0:
         raise ValueError("g_hierarchical feeds each G layer [shared embedding, z chunk]: set g_shared_dim > 0")
+
+
+def check_labels(y: int | Tensor, num_classes: int, device=None) -> Tensor:
+    """``y`` as int64 on ``device``; a clear error for labels outside [0, num_classes)."""
+    y = torch.as_tensor(y, device=device)
+    if y.is_floating_point() or y.is_complex():
+        raise ValueError(f"class labels must be integers, got dtype {y.dtype}")
+    bad = y[(y < 0) | (y >= num_classes)]
+    if bad.numel():
+        raise ValueError(f"class labels must be in [0, {num_classes}) (num_classes={num_classes}), got "
+                         f"{sorted(set(bad.tolist()))[:5]}")
+    return y.long()
+
+
+def sample_labels(n: int, y: int | Tensor | None, num_classes: int | None, device=None) -> Tensor | None:
+    """Labels of ``n`` samples: None (unconditional), uniform classes (``y`` None), all ``y``
+    (an int) or ``y`` itself (a tensor of ``n`` labels)."""
+    if num_classes is None:
+        if y is not None:
+            raise ValueError("sample(y=...) needs a class-conditional GAN (num_classes set); this one is unconditional")
+        return None
+    if y is None:
+        return torch.randint(0, num_classes, (n,), device=device)
+    y = check_labels(y, num_classes, device)
+    if y.dim() == 0:
+        return y.expand(n)
+    if y.shape != (n,):
+        raise ValueError(f"sample(n={n}, y=...) takes one int or {n} labels, got shape {tuple(y.shape)}")
+    return y
+
+
+def batch_labels(batch, num_classes: int | None, device=None) -> Tensor | None:
+    """The labels of an ``(x, y)`` batch for a conditional GAN (checked), None for an unconditional one."""
+    if num_classes is None:
+        return None
+    if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+        raise ValueError("num_classes is set but the batches carry no labels; a conditional GAN needs "
+                         "(images, labels) batches such as ImageDataModule's")
+    return check_labels(batch[1], num_classes, device)
