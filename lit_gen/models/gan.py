@@ -9,6 +9,7 @@ Images are in [0, 1] outside the module and in [−1, 1] inside (the generator e
 from __future__ import annotations
 
 import functools
+import time  # noqa: F401  (the clock of gan_step_time, see lit_gen.models.gan_metrics._clock)
 from collections.abc import Sequence
 from typing import Any, Literal
 
