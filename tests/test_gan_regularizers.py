@@ -196,3 +196,14 @@ def test_roth_and_ct_in_a_fit_are_logged(tmp_path):
     trainer.fit(model, datamodule=ImageDataModule(name="digits", batch_size=8))
     assert int(model.g_step) == 2
     assert trainer.callback_metrics["train/roth"] > 0 and trainer.callback_metrics["train/ct"] > 0
+
+
+def test_ortho_is_added_to_the_generator_loss():
+    torch.manual_seed(0)
+    model = GAN(num_classes=10, g_shared_dim=4, g_ortho=1e-3, **TINY)
+    y = torch.tensor([0, 3, 3, 9])
+    real, fake = torch.rand(4, 1, 28, 28) * 2 - 1, model.generate(model.noise(4), y)
+    loss = model.generator_loss(real, fake, y=y)
+    sgan = torch.nn.functional.softplus(-model.score(fake, y)).mean()       # non-saturating G loss
+    assert loss.item() == pytest.approx((sgan + orthogonal_penalty(model.generator, 1e-3)).item(), rel=1e-6)
+    assert orthogonal_penalty(model.generator, 1e-3).item() > 1e-6 * abs(sgan.item())   # not negligible
