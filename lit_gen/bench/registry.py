@@ -47,6 +47,7 @@ METRIC_MODULES: list[str] = [
     "lit_gen.bench.clustering",
     "lit_gen.bench.flows",
     "lit_gen.models.gan",
+    "lit_gen.metrics.conditional",
 ]
 
 

@@ -8,8 +8,8 @@ Images are in [0, 1] outside the module and in [−1, 1] inside (the generator e
 
 from __future__ import annotations
 
-import copy
-import time
+import functools
+import time  # noqa: F401  (the clock of gan_step_time, see lit_gen.models.gan_metrics._clock)
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -20,10 +20,14 @@ from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 from torch.optim.swa_utils import AveragedModel
 from torchmetrics import MeanMetric
 
-from lit_gen.bench.registry import MetricResult, register_metric
 from lit_gen.losses.gan import get_objective, r1_penalty
+from lit_gen.losses.gan_regularizers import D_REGULARIZERS, G_REGULARIZERS, truncated_noise
+from lit_gen.models.gan_options import batch_labels, check_labels, check_reading_list_options, sample_labels
 from lit_gen.nn.gan import (DCGANDiscriminator, DCGANGenerator, ResNetDiscriminator32, ResNetGenerator32, VDBHead,
                             init_weights)
+from lit_gen.nn.gan_conditional import ConditionalDCGANGenerator, ProjectionHead
+from lit_gen.nn.pggan import PGDiscriminator, PGGenerator
+from lit_gen.nn.stylegan import StyleGenerator
 from lit_gen.utils.checks import check_finite, check_image_shape
 
 def ema_with_warmup(decay: float):
@@ -44,7 +48,10 @@ def ema_with_warmup(decay: float):
     return multi_avg_fn
 
 
-ARCHS = {"dcgan": (DCGANGenerator, DCGANDiscriminator), "resnet": (ResNetGenerator32, ResNetDiscriminator32)}
+ARCHS = {"dcgan": (DCGANGenerator, DCGANDiscriminator), "resnet": (ResNetGenerator32, ResNetDiscriminator32),
+         "stylegan": (StyleGenerator, DCGANDiscriminator), "pggan": (PGGenerator, PGDiscriminator)}
+#: architectures whose discriminator is the DCGAN one (with its options)
+DCGAN_D = ("dcgan", "stylegan")
 
 
 class GAN(L.LightningModule):
@@ -53,7 +60,9 @@ class GAN(L.LightningModule):
     Args:
         in_channels, image_size: image shape (DCGAN: 28, 32 or 64 px; ResNet: 32 px).
         latent_dim: size of the generator's N(0, I) noise.
-        arch: ``dcgan`` or ``resnet`` (SNGAN ResNet, 32 px).
+        arch: ``dcgan``, ``resnet`` (SNGAN ResNet, 32 px), ``stylegan`` (StyleGAN generator,
+            28 or 32 px, with the DCGAN discriminator; see :mod:`lit_gen.nn.stylegan`) or ``pggan``
+            (PGGAN networks at 32 px, not grown: :class:`lit_gen.models.ProgressiveGAN` grows them).
         g_width, d_width: base channel widths of the generator / discriminator.
         kernel_size: DCGAN convolution kernel, 4 or 5 (Su's GAN-QP and WGAN-div code).
         d_norm: ``none`` or ``batch`` (DCGAN: BatchNorm after every D conv but the first). Refused
@@ -80,6 +89,18 @@ class GAN(L.LightningModule):
         g_steps: stop after this many generator steps (None: the trainer's limits decide).
         channels_last: keep images and conv weights in channels-last memory order: the same
             computation, faster convolutions on CPU (oneDNN) and on GPUs with tensor cores.
+        roth_gamma, roth_anneal: Roth et al.'s regulariser γ/2·E[(1 − D)²‖∇T‖² | real] +
+            E[D²‖∇T‖² | fake], D = σ(T) (objective ``sgan``); annealed as γ·0.01^(t/g_steps).
+        ct_weight, ct_margin, d_dropout: CT-GAN's consistency term λ₂·E[max(0, d + 0.1 d_ − M')]
+            between two dropout passes of D on the real batch (needs ``d_dropout`` > 0, the rate
+            of the dropout added after every LeakyReLU of the DCGAN discriminator).
+        num_classes: class-conditional GAN (labels from the batches): conditional batch norm in
+            G, a projection head in D (DCGAN networks); None = unconditional.
+        g_shared_dim, g_hierarchical: BigGAN's shared class embedding (its size; 0 = one
+            embedding per batch-norm layer) and hierarchical z (chunks of z per G layer).
+        g_ortho: β of BigGAN's orthogonal regularisation β‖WWᵀ ⊙ (1 − I)‖²_F of G's weights.
+        style_mixing: StyleGAN's style-mixing probability in training (``arch='stylegan'``).
+        See docs/gan.md ("The reading list") for the equations beside their code.
     """
 
     def __init__(
@@ -87,7 +108,7 @@ class GAN(L.LightningModule):
         in_channels: int = 1,
         image_size: int = 28,
         latent_dim: int = 64,
-        arch: Literal["dcgan", "resnet"] = "dcgan",
+        arch: Literal["dcgan", "resnet", "stylegan", "pggan"] = "dcgan",
         g_width: int = 64,
         d_width: int = 64,
         kernel_size: int = 4,
@@ -112,6 +133,16 @@ class GAN(L.LightningModule):
         ema_decay: float = 0.0,
         g_steps: int | None = None,
         channels_last: bool = True,
+        roth_gamma: float = 0.0,
+        roth_anneal: bool = False,
+        ct_weight: float = 0.0,
+        ct_margin: float = 0.0,
+        d_dropout: float = 0.0,
+        num_classes: int | None = None,
+        g_shared_dim: int = 0,
+        g_hierarchical: bool = False,
+        g_ortho: float = 0.0,
+        style_mixing: float = 0.9,
     ):
         super().__init__()
         if arch not in ARCHS:
@@ -124,7 +155,7 @@ class GAN(L.LightningModule):
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.objective = get_objective(objective)
         penalties = [name for name, on in (("objective wgan_gp", objective == "wgan_gp"), ("r1_gamma > 0", r1_gamma > 0),
-                                           ("r2_gamma > 0", r2_gamma > 0)) if on]
+                                           ("r2_gamma > 0", r2_gamma > 0), ("roth_gamma > 0", roth_gamma > 0)) if on]
         if d_norm == "batch" and penalties:
             raise ValueError(
                 f"d_norm='batch' cannot be combined with a per-sample gradient penalty ({', '.join(penalties)}): "
@@ -133,25 +164,31 @@ class GAN(L.LightningModule):
                 "critic for this reason). Use d_norm='none' (spectral_norm=true also works), or an objective "
                 "without such a penalty (sgan, lsgan, hinge, rsgan, rasgan, gan_qp; wgan_div is allowed because "
                 "its author's code uses batch norm).")
-        if arch != "dcgan" and (kernel_size != 4 or d_norm != "none" or not d_bias or d_pool != "flatten"):
+        if arch not in DCGAN_D and (kernel_size != 4 or d_norm != "none" or not d_bias or d_pool != "flatten"):
             raise ValueError("kernel_size, d_norm, d_bias and d_pool are options of arch='dcgan' only; "
                              f"arch={arch!r} has its own fixed layout")
+        check_reading_list_options(arch, objective, vdb, g_steps, roth_gamma, roth_anneal, ct_weight, ct_margin,
+                                   d_dropout, num_classes, g_shared_dim, g_hierarchical, g_ortho, spectral_norm, init)
         self.d_args, self.g_args = self.objective.split_args(dict(objective_args or {}))
         self.save_hyperparameters()
+        self.d_regularizers = [name for name, on in (("roth", roth_gamma > 0), ("ct", ct_weight > 0)) if on]
+        self.g_regularizers = ["ortho"] if g_ortho > 0 else []
         self.automatic_optimization = False
         self.generator = self.build_generator()
         self.discriminator = self.build_discriminator()
         init_weights(self.generator, self.discriminator, init)
         if vdb:  # the linear head becomes a stochastic bottleneck followed by a linear score
             self.discriminator.head = VDBHead(self.discriminator.feature_dim, vdb_dim)
+        if num_classes is not None:  # score = linear(φ(x)) + ⟨embed(y), φ(x)⟩
+            self.discriminator.head = ProjectionHead(self.discriminator.feature_dim, num_classes, d_bias)
         if spectral_norm:
             for module in list(self.discriminator.modules()):
-                if isinstance(module, (nn.Conv2d, nn.Linear)):
+                if isinstance(module, (nn.Conv2d, nn.Linear, nn.Embedding)):
                     _spectral_norm(module)
-        # D scores each image on its own (no batch norm, no sampled bottleneck, not a subclass's
-        # own D): real and fake can go through one forward pass
+        # D scores each image on its own (no batch norm, no sampled bottleneck, no minibatch
+        # standard deviation, not a subclass's own D): real and fake can go through one forward pass
         self.joint_critic_pass = (type(self).build_discriminator is GAN.build_discriminator and d_norm == "none"
-                                  and not vdb)
+                                  and not vdb and arch != "pggan")
         self.ema = None
         if ema_decay > 0:
             self.ema = AveragedModel(self.generator, multi_avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
@@ -163,6 +200,7 @@ class GAN(L.LightningModule):
         self._logged_this_epoch: set[str] = set()
         self.epoch_means = nn.ModuleDict({name: MeanMetric() for name in
                                           ("d_loss", "g_loss", "d_real", "d_fake", "kl", "val_d_real", "val_d_fake")})
+        self.epoch_means.update({name: MeanMetric() for name in self.d_regularizers})  # train/roth, train/ct
 
     # ----- networks: override in a subclass to change them -----
     @property
@@ -171,6 +209,11 @@ class GAN(L.LightningModule):
 
     def build_generator(self) -> nn.Module:
         h = self.hparams
+        if h.num_classes is not None:
+            return ConditionalDCGANGenerator(h.latent_dim, h.in_channels, h.image_size, h.g_width, h.kernel_size,
+                                             h.num_classes, h.g_shared_dim, h.g_hierarchical)
+        if h.arch == "stylegan":
+            return StyleGenerator(h.latent_dim, h.in_channels, h.image_size, h.g_width, mixing_prob=h.style_mixing)
         if h.arch == "dcgan":
             return DCGANGenerator(h.latent_dim, h.in_channels, h.image_size, h.g_width, h.kernel_size)
         return ARCHS[h.arch][0](h.latent_dim, h.in_channels, h.image_size, h.g_width)
@@ -178,59 +221,84 @@ class GAN(L.LightningModule):
     def build_discriminator(self) -> nn.Module:
         """Must have ``body`` (images → ``(B, feature_dim)``), ``feature_dim`` and ``head``."""
         h = self.hparams
-        if h.arch == "dcgan":
+        if h.arch in DCGAN_D:
             return DCGANDiscriminator(h.in_channels, h.image_size, h.d_width, h.kernel_size, h.d_norm, h.d_bias,
-                                      h.d_pool)
+                                      h.d_pool, h.d_dropout)
         return ARCHS[h.arch][1](h.in_channels, h.image_size, h.d_width)
 
     # ----- the model -----
-    def critic(self, x: Tensor, sample: bool = True) -> tuple[Tensor, Tensor | None]:
-        """Scores ``(B,)`` of images in [−1, 1] and, with VDB, the per-image KL ``(B,)`` (nats)."""
+    def critic(self, x: Tensor, sample: bool = True, y: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """Scores ``(B,)`` of images in [−1, 1] (of labels ``y`` when conditional) and, with VDB,
+        the per-image KL ``(B,)`` (nats)."""
         features = self.discriminator.body(x)
         if self.hparams.vdb:
             return self.discriminator.head(features, sample=sample)
+        if self.hparams.num_classes is not None:
+            return self.discriminator.head(features, y).squeeze(1), None
         return self.discriminator.head(features).squeeze(1), None
 
-    def score(self, x: Tensor) -> Tensor:
+    def critic_features(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Scores ``(B,)`` and D's penultimate features ``(B, feature_dim)`` (CT-GAN's D_)."""
+        features = self.discriminator.body(x)
+        head = self.discriminator.head
+        scores = head(features) if self.hparams.num_classes is None else head(features, y)
+        return scores.squeeze(1), features
+
+    def score(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Deterministic scores (VDB: at the encoder mean): what penalties and the generator use."""
-        return self.critic(x, sample=False)[0]
+        return self.critic(x, sample=False, y=y)[0]
 
     def noise(self, n: int) -> Tensor:
         return torch.randn(n, self.hparams.latent_dim, device=self.device)
 
-    def critic_pair(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+    def generate(self, z: Tensor, y: Tensor | None = None, net: nn.Module | None = None) -> Tensor:
+        """``net(z)`` (default: the generator), or ``net(z, y)`` for a conditional GAN."""
+        net = self.generator if net is None else net
+        return net(z) if self.hparams.num_classes is None else net(z, y)
+
+    def critic_pair(self, real: Tensor, fake: Tensor,
+                    y: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         """Scores and VDB KLs of ``real`` and ``fake``: one forward pass of D over both batches when
         its scores are per-sample (``self.joint_critic_pass``: same values, fewer and larger
         convolutions), else two, so batch norm sees each batch alone as in the papers' code."""
         if self.joint_critic_pass:
-            scores, _ = self.critic(torch.cat([real, fake]))
+            scores, _ = self.critic(torch.cat([real, fake]), y=None if y is None else torch.cat([y, y]))
             s_real, s_fake = scores.split([real.shape[0], fake.shape[0]])
             return s_real, s_fake, None, None
-        (s_real, kl_real), (s_fake, kl_fake) = self.critic(real), self.critic(fake)
+        (s_real, kl_real), (s_fake, kl_fake) = self.critic(real, y=y), self.critic(fake, y=y)
         return s_real, s_fake, kl_real, kl_fake
 
-    def discriminator_loss(self, real: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """Objective + regularisers for one D step; ``real``/``fake`` ``(B, C, H, W)`` in [−1, 1]."""
+    def discriminator_loss(self, real: Tensor, fake: Tensor, y: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """Objective + regularisers for one D step; ``real``/``fake`` ``(B, C, H, W)`` in [−1, 1]
+        (a conditional GAN scores both with the real batch's labels ``y``)."""
         h = self.hparams
-        s_real, s_fake, kl_real, kl_fake = self.critic_pair(real, fake)
-        loss = self.objective.d_loss(s_real, s_fake, real=real, fake=fake, critic=self.score, **self.d_args)
+        s_real, s_fake, kl_real, kl_fake = self.critic_pair(real, fake, y)
+        critic = self.score if y is None else functools.partial(self.score, y=y)
+        loss = self.objective.d_loss(s_real, s_fake, real=real, fake=fake, critic=critic, **self.d_args)
         stats = {"d_real": s_real.detach(), "d_fake": s_fake.detach()}
         if h.r1_gamma > 0:
-            loss = loss + r1_penalty(self.score, real, h.r1_gamma)
+            loss = loss + r1_penalty(critic, real, h.r1_gamma)
         if h.r2_gamma > 0:
-            loss = loss + r1_penalty(self.score, fake, h.r2_gamma)
+            loss = loss + r1_penalty(critic, fake, h.r2_gamma)
+        for name in self.d_regularizers:
+            term = D_REGULARIZERS[name](self, real, fake, critic, y)
+            loss = loss + term
+            stats[name] = term.detach()
         if h.vdb:
             kl = 0.5 * (kl_real.mean() + kl_fake.mean())
             loss = loss + self.vdb_beta * (kl - h.vdb_info)
             stats["kl"] = kl.detach()
         return loss, stats
 
-    def generator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+    def generator_loss(self, real: Tensor, fake: Tensor, y: Tensor | None = None) -> Tensor:
         """Generator loss for ``fake = G(z)`` (with graph); D is scored deterministically. Real
         images are scored only for objectives whose generator loss reads their scores."""
-        s_real = self.score(real) if self.objective.g_uses_real_scores else None
-        return self.objective.g_loss(s_real, self.score(fake), real=real, fake=fake, critic=self.score,
-                                     **self.g_args)
+        critic = self.score if y is None else functools.partial(self.score, y=y)
+        s_real = critic(real) if self.objective.g_uses_real_scores else None
+        loss = self.objective.g_loss(s_real, critic(fake), real=real, fake=fake, critic=critic, **self.g_args)
+        for name in self.g_regularizers:
+            loss = loss + G_REGULARIZERS[name](self, real, fake, critic, y)
+        return loss
 
     @torch.no_grad()
     def update_vdb_beta(self, kl: Tensor) -> None:
@@ -241,10 +309,36 @@ class GAN(L.LightningModule):
     def sampler(self) -> nn.Module:
         return self.ema.module if self.ema is not None else self.generator
 
+    def check_labels(self, y: int | Tensor) -> Tensor:
+        """``y`` as int64 on the model's device; a clear error for labels outside [0, num_classes)."""
+        return check_labels(y, self.hparams.num_classes, self.device)
+
+    def sample_labels(self, n: int, y: int | Tensor | None = None) -> Tensor | None:
+        """Labels of ``n`` samples (see :func:`lit_gen.models.gan_options.sample_labels`)."""
+        return sample_labels(n, y, self.hparams.num_classes, self.device)
+
+    def _labels(self, batch) -> Tensor | None:
+        """The batch's labels for a conditional GAN (checked), None for an unconditional one."""
+        return batch_labels(batch, self.hparams.num_classes, self.device)
+
     @torch.no_grad()
-    def sample(self, n: int) -> Tensor:
-        """``n`` images ``(n, C, H, W)`` in [0, 1] (from the EMA generator when ``ema_decay`` > 0)."""
-        return ((self.sampler(self.noise(n)) + 1) / 2).clamp(0.0, 1.0).contiguous()
+    def sample(self, n: int, y: int | Tensor | None = None, truncation: float | None = None,
+               psi: float | None = None) -> Tensor:
+        """``n`` images ``(n, C, H, W)`` in [0, 1] (from the EMA generator when ``ema_decay`` > 0).
+
+        ``y``: class labels (conditional GAN): one int for all, or ``n`` of them; default random.
+        ``truncation``: ψ ∈ (0, 1] of BigGAN's truncation trick (z from a normal truncated at ±2,
+        times ψ); None = z ~ N(0, I).
+        ``psi``: StyleGAN's truncation in W towards the tracked mean w̄ (``arch='stylegan'``).
+        """
+        labels = self.sample_labels(n, y)
+        z = self.noise(n) if truncation is None else truncated_noise(n, self.hparams.latent_dim, truncation,
+                                                                       self.device)
+        if psi is not None and self.hparams.arch != "stylegan":
+            raise ValueError(f"psi is StyleGAN's truncation in W (arch='stylegan'); arch is {self.hparams.arch!r}: "
+                             "use truncation=... for z")
+        x = self.generate(z, labels, self.sampler) if psi is None else self.sampler(z, psi=psi)
+        return ((x + 1) / 2).clamp(0.0, 1.0).contiguous()
 
     # ----- Lightning hooks -----
     def setup(self, stage: str) -> None:
@@ -288,14 +382,15 @@ class GAN(L.LightningModule):
         self.untoggle_optimizer(optimizer)
 
     def training_step(self, batch, batch_idx: int) -> None:
-        h, real = self.hparams, self._images(batch)
+        h, real, y = self.hparams, self._images(batch), self._labels(batch)
         opt_g, opt_d = self.optimizers()
         step = int(self.g_step)
 
         self.toggle_optimizer(opt_d)
+        labels = {} if y is None else {"y": y}  # unconditional: the two-argument calls of before
         with torch.no_grad():
-            fake = self.generator(self.noise(real.shape[0]))
-        d_loss, stats = self.discriminator_loss(real, fake)
+            fake = self.generate(self.noise(real.shape[0]), y)
+        d_loss, stats = self.discriminator_loss(real, fake, **labels)
         self._descend(opt_d, d_loss, f"discriminator loss (objective {h.objective})", step)
         self.d_step += 1
         if h.vdb:
@@ -306,11 +401,13 @@ class GAN(L.LightningModule):
         self._log_mean("d_loss", d_loss, prog_bar=True)
         self._log_mean("d_real", stats["d_real"])
         self._log_mean("d_fake", stats["d_fake"])
+        for name in self.d_regularizers:
+            self._log_mean(name, stats[name])
 
         if int(self.d_step) % h.n_critic:
             return
         self.toggle_optimizer(opt_g)
-        g_loss = self.generator_loss(real, self.generator(self.noise(real.shape[0])))
+        g_loss = self.generator_loss(real, self.generate(self.noise(real.shape[0]), y), **labels)
         self._descend(opt_g, g_loss, f"generator loss (objective {h.objective})", step)
         self.g_step += 1
         if self.ema is not None:
@@ -323,9 +420,9 @@ class GAN(L.LightningModule):
 
     def validation_step(self, batch, batch_idx: int) -> None:
         """Mean critic scores of held-out real images and of samples (a cheap health signal)."""
-        real = self._images(batch)
-        self._log_mean("val_d_real", self.score(real), "val")
-        self._log_mean("val_d_fake", self.score(self.sample(real.shape[0]) * 2 - 1), "val")
+        real, y = self._images(batch), self._labels(batch)
+        self._log_mean("val_d_real", self.score(real, y), "val")
+        self._log_mean("val_d_fake", self.score(self.sample(real.shape[0], y) * 2 - 1, y), "val")
 
     def configure_optimizers(self):
         h = self.hparams
@@ -334,74 +431,5 @@ class GAN(L.LightningModule):
         return [opt_g, opt_d]
 
 
-def _timed_iteration(net: GAN, opt_g, opt_d, real: Tensor) -> tuple[float, float]:
-    """One D step and one G step as in training (plain ``backward``); seconds of each."""
-    t0 = time.perf_counter()
-    net.generator.requires_grad_(False)
-    with torch.no_grad():
-        fake = net.generator(net.noise(real.shape[0]))
-    d_loss, _ = net.discriminator_loss(real, fake)
-    opt_d.zero_grad(set_to_none=True)
-    d_loss.backward()
-    opt_d.step()
-    net.generator.requires_grad_(True)
-    t1 = time.perf_counter()
-    net.discriminator.requires_grad_(False)
-    g_loss = net.generator_loss(real, net.generator(net.noise(real.shape[0])))
-    opt_g.zero_grad(set_to_none=True)
-    g_loss.backward()
-    opt_g.step()
-    net.discriminator.requires_grad_(True)
-    return t1 - t0, time.perf_counter() - t1
-
-
-@register_metric("gan_step_time")
-def gan_step_time(model: GAN, datamodule, trainer, iterations: int = 10, warmup: int = 2,
-                  objectives: Sequence[str] | None = None) -> MetricResult:
-    """Wall time of D and G steps, milliseconds (median), on a copy of the trained model (the
-    model itself is untouched) and one fixed training batch; the same loss code as training.
-
-    Values: ``d_step_ms``, ``g_step_ms`` and ``g_iteration_ms`` (``n_critic`` D steps + 1 G
-    step: the cost of one generator step of training). With ``objectives``, each listed
-    objective (default options) is timed on the same networks and batch, interleaved step by
-    step so that load changes on a shared machine hit all of them alike; the values are then
-    suffixed ``[objective]``.
-    """
-    real = model._images(next(iter(datamodule.train_dataloader()))).to(model.device)
-    names = list(objectives) if objectives else [model.hparams.objective]
-    runs = {}
-    for name in names:
-        net = copy.deepcopy(model).train()
-        if objectives:
-            net.objective, (net.d_args, net.g_args) = get_objective(name), ({}, {})
-        runs[name] = (net, *reversed(net.configure_optimizers()))
-    times: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
-    for it in range(warmup + iterations):
-        for name, (net, opt_d, opt_g) in runs.items():
-            d, g = _timed_iteration(net, opt_g, opt_d, real)
-            if it >= warmup:
-                times[name].append((d, g))
-    n_critic, values = model.hparams.n_critic, {}
-    for name, pairs in times.items():
-        d = 1e3 * sorted(p[0] for p in pairs)[len(pairs) // 2]
-        g = 1e3 * sorted(p[1] for p in pairs)[len(pairs) // 2]
-        suffix = f"[{name}]" if objectives else ""
-        values |= {f"d_step_ms{suffix}": d, f"g_step_ms{suffix}": g, f"g_iteration_ms{suffix}": n_critic * d + g}
-    return MetricResult(values, {"statistic": "median", "iterations": iterations, "warmup": warmup,
-                                 "batch_size": int(real.shape[0]), "n_critic": n_critic, "objectives": names,
-                                 "threads": torch.get_num_threads(), "device": str(model.device)})
-
-
-@register_metric("fid_second_extractor")
-def fid_second_extractor(model, datamodule, trainer, extractor: str = "inception-ts", n_fake: int = 5000,
-                         n_real: int | None = 5000, metrics: Sequence[str] = ("fid",), seed: int = 0,
-                         **options) -> MetricResult:
-    """The sample-quality metrics of :mod:`lit_gen.metrics` with a second extractor in the same
-    entry (an entry's ``fid`` options name one extractor): e.g. ``fid[classifier]`` from ``fid``
-    and ``fid[inception-ts]`` from this, measured on the same trained model. No statistic here:
-    it calls :func:`lit_gen.metrics.fidelity.compute_fidelity`."""
-    from lit_gen.metrics.fidelity import compute_fidelity
-
-    res = compute_fidelity(model, datamodule, tuple(metrics), extractor=extractor, n_fake=n_fake,
-                           n_real=n_real, seed=seed, **options)
-    return MetricResult(dict(res.values), dict(res.protocol))
+# the module's bench metrics live beside it; importing them here registers them
+from lit_gen.models.gan_metrics import fid_second_extractor, gan_step_time  # noqa: E402,F401

@@ -78,12 +78,16 @@ class DCGANDiscriminator(nn.Module):
         bias: biases in the convs and the head (Su's code has none).
         pool: ``flatten`` the last feature map, or ``mean`` it over positions (Su's WGAN-div
             code: global average pooling).
+        dropout: if > 0, dropout with this rate after every LeakyReLU (CT-GAN's critic: 0.5);
+            0 (default) adds no layer, so the layout and state-dict keys are unchanged.
     """
 
     def __init__(self, in_channels: int = 1, image_size: int = 28, width: int = 64, kernel_size: int = 4,
                  norm: Literal["none", "batch"] = "none", bias: bool = True,
-                 pool: Literal["flatten", "mean"] = "flatten"):
+                 pool: Literal["flatten", "mean"] = "flatten", dropout: float = 0.0):
         super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if norm not in ("none", "batch"):
             raise ValueError(f"norm must be 'none' or 'batch', got {norm!r}")
         if pool not in ("flatten", "mean"):
@@ -96,6 +100,8 @@ class DCGANDiscriminator(nn.Module):
             if norm == "batch" and i > 0:
                 layers.append(nn.BatchNorm2d(w))
             layers.append(nn.LeakyReLU(0.2, True))
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
             w_in, w = w, w * 2
         if pool == "mean":
             layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]

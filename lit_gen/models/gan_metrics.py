@@ -1,0 +1,97 @@
+"""Benchmark metrics of the GAN module: ``gan_step_time`` (wall time of D and G steps) and
+``fid_second_extractor`` (a second FID extractor in the same entry). Registered through
+:mod:`lit_gen.models.gan`, which imports this module."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from lit_gen.bench.registry import MetricResult, register_metric
+from lit_gen.losses.gan import get_objective
+
+
+def _clock() -> float:
+    """``time.perf_counter()`` as seen from :mod:`lit_gen.models.gan`, where these metrics lived
+    before: replacing that module's ``time`` (as the step-time tests do) still sets their clock."""
+    return sys.modules["lit_gen.models.gan"].time.perf_counter()
+
+
+def _timed_iteration(net, opt_g, opt_d, real: Tensor, y: Tensor | None = None) -> tuple[float, float]:
+    """One D step and one G step as in training (plain ``backward``); seconds of each."""
+    t0 = _clock()
+    net.generator.requires_grad_(False)
+    with torch.no_grad():
+        fake = net.generate(net.noise(real.shape[0]), y)
+    labels = {} if y is None else {"y": y}
+    d_loss, _ = net.discriminator_loss(real, fake, **labels)
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    net.generator.requires_grad_(True)
+    t1 = _clock()
+    net.discriminator.requires_grad_(False)
+    g_loss = net.generator_loss(real, net.generate(net.noise(real.shape[0]), y), **labels)
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    net.discriminator.requires_grad_(True)
+    return t1 - t0, _clock() - t1
+
+
+@register_metric("gan_step_time")
+def gan_step_time(model, datamodule, trainer, iterations: int = 10, warmup: int = 2,
+                  objectives: Sequence[str] | None = None) -> MetricResult:
+    """Wall time of D and G steps, milliseconds (median), on a copy of the trained model (the
+    model itself is untouched) and one fixed training batch; the same loss code as training.
+
+    Values: ``d_step_ms``, ``g_step_ms`` and ``g_iteration_ms`` (``n_critic`` D steps + 1 G
+    step: the cost of one generator step of training). With ``objectives``, each listed
+    objective (default options) is timed on the same networks and batch, interleaved step by
+    step so that load changes on a shared machine hit all of them alike; the values are then
+    suffixed ``[objective]``.
+    """
+    batch = next(iter(datamodule.train_dataloader()))
+    real, y = model._images(batch).to(model.device), model._labels(batch)
+    y = y.to(model.device) if y is not None else None
+    names = list(objectives) if objectives else [model.hparams.objective]
+    runs = {}
+    for name in names:
+        net = copy.deepcopy(model).train()
+        if objectives:
+            net.objective, (net.d_args, net.g_args) = get_objective(name), ({}, {})
+        runs[name] = (net, *reversed(net.configure_optimizers()))
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    for it in range(warmup + iterations):
+        for name, (net, opt_d, opt_g) in runs.items():
+            d, g = _timed_iteration(net, opt_g, opt_d, real, y)
+            if it >= warmup:
+                times[name].append((d, g))
+    n_critic, values = model.hparams.n_critic, {}
+    for name, pairs in times.items():
+        d = 1e3 * sorted(p[0] for p in pairs)[len(pairs) // 2]
+        g = 1e3 * sorted(p[1] for p in pairs)[len(pairs) // 2]
+        suffix = f"[{name}]" if objectives else ""
+        values |= {f"d_step_ms{suffix}": d, f"g_step_ms{suffix}": g, f"g_iteration_ms{suffix}": n_critic * d + g}
+    return MetricResult(values, {"statistic": "median", "iterations": iterations, "warmup": warmup,
+                                 "batch_size": int(real.shape[0]), "n_critic": n_critic, "objectives": names,
+                                 "threads": torch.get_num_threads(), "device": str(model.device)})
+
+
+@register_metric("fid_second_extractor")
+def fid_second_extractor(model, datamodule, trainer, extractor: str = "inception-ts", n_fake: int = 5000,
+                         n_real: int | None = 5000, metrics: Sequence[str] = ("fid",), seed: int = 0,
+                         **options) -> MetricResult:
+    """The sample-quality metrics of :mod:`lit_gen.metrics` with a second extractor in the same
+    entry (an entry's ``fid`` options name one extractor): e.g. ``fid[classifier]`` from ``fid``
+    and ``fid[inception-ts]`` from this, measured on the same trained model. No statistic here:
+    it calls :func:`lit_gen.metrics.fidelity.compute_fidelity`."""
+    from lit_gen.metrics.fidelity import compute_fidelity
+
+    res = compute_fidelity(model, datamodule, tuple(metrics), extractor=extractor, n_fake=n_fake,
+                           n_real=n_real, seed=seed, **options)
+    return MetricResult(dict(res.values), dict(res.protocol))
