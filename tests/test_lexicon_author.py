@@ -27,11 +27,19 @@ def test_author_rule_by_hand():
 
 
 def test_author_rule_splits_with_the_total_before_removal():
-    """nlp-zero's trie keeps log T of before the deletion while it splits the word: with T = 48,
-    pmi(甲乙) = log(4/48) − 2 log(8/48) = log 3 = 1.10 >= 1 keeps it; with the total after the
-    deletion (44) it would be log(4·44² / (48·64)) = 0.92 < 1 and removed."""
-    words = {"甲": 8, "乙": 8, "甲乙": 4, "丙": 28}
+    """nlp-zero's trie keeps log T of before the deletion while it splits the word: with T = 46,
+    pmi(甲乙) = log(4/46) − 2 log(8/46) = log 2.875 = 1.06 >= 1 keeps it; with the total after the
+    deletion (42) it would be at most log(4·42/64) = 0.97 < 1 and removed."""
+    words = {"甲": 8, "乙": 8, "甲乙": 4, "丙": 26}
     assert remove_redundant_author(words) == words
+
+
+def test_author_rule_counts_the_total_after_each_removal():
+    """T = 42. 丙丁戊 -> 丙 + 丁戊: log(4·42/36) = 1.54 < 2, removed; its count moves to two words,
+    so T = 42 − 4 + 2·4 = 46, and then pmi(甲乙) = log(4·46/64) = 1.06 >= 1 keeps 甲乙 (with T
+    left at 42: log(4·42/64) = 0.97, removed)."""
+    words = {"丙丁戊": 4, "丙": 6, "丁戊": 6, "甲": 8, "乙": 8, "甲乙": 4, "己": 6}
+    assert remove_redundant_author(words) == {"丙": 10, "丁戊": 10, "甲": 8, "乙": 8, "甲乙": 4, "己": 6}
 
 
 def _build(lines: list[str], redundancy: str) -> dict[str, int]:
@@ -78,14 +86,16 @@ def test_author_templates_are_complete_paths_with_open_ends():
 
 
 def test_author_template_counts_by_hand():
-    """N = 30·4 + 40·3 + 100 = 340 words, 30·6 + 40·3 = 300 pair slots (window 5). Every pair of
-    从 北京 到 上海 has p = 30/300 and PMI log(0.1 / (30/340)²) = 2.55 > 2; 他 说 好: log(0.1333 /
-    (40/340)²) = 2.27 > 2. Complete paths: 从→…→上海 four ways, 他→…→好 two ways; the 100
-    one-word sentences give 1/300 < min_proba each."""
-    lines = [["从", "北京", "到", "上海"]] * 30 + [["他", "说", "好"]] * 40 + [[f"词{i}"] for i in range(100)]
+    """N = 30·4 + 40·3 + 10·2 + 100 = 360 words, 30·6 + 40·3 + 10 = 310 pair slots (window 5).
+    Every pair of 从 北京 到 上海 has p = 30/310 and PMI log((30/310) / (30/360)²) = 2.63 > 2;
+    他 说 好: log((40/310) / (40/360)²) = 2.35; 东 西: p = 10/310 > min_proba, PMI 3.73. Complete
+    paths: 从→…→上海 four ways, 他→…→好 two ways, 东 西; the 100 one-word sentences give 1/310 <
+    min_proba each."""
+    lines = ([["从", "北京", "到", "上海"]] * 30 + [["他", "说", "好"]] * 40 + [["东", "西"]] * 10
+             + [[f"词{i}"] for i in range(100)])
     counts = count_templates(lines, window=5, min_pmi=2.0, style="author", min_proba=1e-2)
     assert counts == Counter({"从 北京 到 上海": 30, "从 北京 X 上海": 30, "从 X 到 上海": 30, "从 X 上海": 30,
-                              "他 说 好": 40, "他 X 好": 40})
+                              "他 说 好": 40, "他 X 好": 40, "东 西": 10})
     with pytest.raises(ValueError, match="style"):
         count_templates(lines, style="nlp-zero")
 
