@@ -140,11 +140,17 @@ def test_writer_passes_the_beam_width_to_the_decoder():
 
     from lit_gen.tasks.couplet.writer import CoupletWriter
 
-    class Fixed(torch.nn.Module):  # logits = the hand-made log-probs of the test above
+    # normalised rows (the writer takes a log-softmax): greedy serves position 0 first
+    # (log .9 > log .8), giving 山 月 = log .9 + log .04 = −3.32; the beam finds 水 山 = −3.04
+    probs = torch.tensor([[0.04 / 7] * len(VOCAB), [0.16 / 7] * len(VOCAB)])
+    probs[0, VOCAB.index["山"]], probs[0, VOCAB.index["水"]] = 0.9, 0.06
+    probs[1, VOCAB.index["山"]], probs[1, VOCAB.index["月"]] = 0.8, 0.04
+
+    class Fixed(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.vocab, self.hparams = VOCAB, SimpleNamespace(max_chars=8)
-            self.table = torch.tensor(logp([{"山": -0.1, "水": -3}, {"山": -0.2, "月": -4}]), dtype=torch.float32)
+            self.table = probs.log()
 
         @property
         def device(self):
