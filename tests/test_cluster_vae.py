@@ -411,8 +411,13 @@ def test_cli_fit_pretrain_kmeans_grid_and_bench_metrics(tmp_path):
     assert cli.trainer.callback_metrics["val/acc"] > 0.1
     assert list((tmp_path).rglob("clusters_epoch=1.png"))
     result = get_metric("clustering")(cli.model, cli.datamodule, cli.trainer)
-    assert set(result.values) == {"acc", "purity", "nmi", "ari"}
+    assert set(result.values) == {"acc", "purity", "nmi", "ari", "clusters_used", "largest_cluster"}
     assert result.protocol["images"] == len(cli.datamodule.test_set)
+    # the sizes are those of the predicted ids, so a collapse shows
+    ids = torch.cat([cli.model.predict_step(b, 0) for b in cli.datamodule.test_dataloader()])
+    assert result.protocol["cluster_sizes"] == torch.bincount(ids, minlength=10).tolist()
+    assert result.values["clusters_used"] == (ids.bincount(minlength=10) > 0).sum()
+    assert result.values["largest_cluster"] == pytest.approx(ids.bincount().max().item() / len(ids))
     assert 0.1 <= result.values["acc"] <= result.values["purity"] <= 1.0
     for name in ("kmeans", "gmm"):
         res = get_metric(name)(cli.model, cli.datamodule, cli.trainer, num_clusters=10)

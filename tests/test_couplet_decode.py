@@ -102,3 +102,76 @@ def test_tone_rule_makes_the_last_character_take_the_opposite_class():
     # punctuation at the end: the rule looks at the last toned character (雨), the comma is copied
     lp = logp([{"月": -0.1}, {"水": -0.1, "山": -2}, {"，": -0.1}])
     assert decode_line(lp, "风雨，", VOCAB, Rules(tone_ending=True)) == "月山，"
+
+
+def test_beam_width_one_is_the_greedy_decoder():
+    """On random candidate lists (few tokens, so groups collide), a beam of width 1 makes exactly
+    the greedy choices, with and without the distinct-character rule."""
+    from lit_gen.tasks.couplet.decode import _beam, _greedy
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        groups = int(rng.integers(1, 7))
+        cands = []
+        for _ in range(groups):
+            ids = rng.permutation(12)[:9]
+            scores = np.sort(rng.normal(size=9).round(1))[::-1]  # rounded: ties happen
+            cands.append((ids, scores))
+        order = sorted(range(groups), key=lambda j: -cands[j][1][0])
+        for distinct in (True, False):
+            assert _beam(cands, order, 1, distinct) == _greedy(cands, order, distinct, 0, None)
+
+
+def test_beam_search_finds_the_better_joint_assignment():
+    # both positions want 山; greedy gives it to the more confident first position, and the
+    # second falls to 月 (−0.1 − 4 = −4.1); a beam of 2 also keeps 水 for the first (−3 − 0.2)
+    lp = logp([{"山": -0.1, "水": -3}, {"山": -0.2, "月": -4}])
+    assert decode_line(lp, "风雨", VOCAB, Rules()) == "山月"
+    assert decode_line(lp, "风雨", VOCAB, Rules(), beam_width=1) == "山月"
+    assert decode_line(lp, "风雨", VOCAB, Rules(), beam_width=2) == "水山"
+    # without the distinct rule nothing couples the positions: the beam is the argmax
+    assert decode_line(lp, "风雨", VOCAB, Rules(align_repeats=False), beam_width=3) == "山山"
+
+
+def test_writer_passes_the_beam_width_to_the_decoder():
+    from types import SimpleNamespace
+
+    import torch
+
+    from lit_gen.tasks.couplet.writer import CoupletWriter
+
+    # normalised rows (the writer takes a log-softmax): greedy serves position 0 first
+    # (log .9 > log .8), giving 山 月 = log .9 + log .04 = −3.32; the beam finds 水 山 = −3.04
+    probs = torch.tensor([[0.04 / 7] * len(VOCAB), [0.16 / 7] * len(VOCAB)])
+    probs[0, VOCAB.index["山"]], probs[0, VOCAB.index["水"]] = 0.9, 0.06
+    probs[1, VOCAB.index["山"]], probs[1, VOCAB.index["月"]] = 0.8, 0.04
+
+    class Fixed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.vocab, self.hparams = VOCAB, SimpleNamespace(max_chars=8)
+            self.table = probs.log()
+
+        @property
+        def device(self):
+            return torch.device("cpu")
+
+        def forward(self, ids):
+            return self.table.expand(len(ids), -1, -1)
+
+    assert CoupletWriter(Fixed()).write(["风雨"]) == ["山月"]
+    assert CoupletWriter(Fixed(), beam_width=2).write(["风雨"]) == ["水山"]
+
+
+def test_beam_width_below_one_is_a_clear_error():
+    from types import SimpleNamespace
+
+    from lit_gen.tasks.couplet.writer import CoupletWriter
+
+    lp = logp([{"山": -0.1}])
+    with pytest.raises(ValueError, match="beam_width"):
+        decode_line(lp, "风", VOCAB, Rules(), beam_width=0)
+    with pytest.raises(ValueError, match="beam_width"):
+        CoupletWriter(SimpleNamespace(vocab=VOCAB), beam_width=0)
+    with pytest.raises(ValueError, match="top_k"):
+        CoupletWriter(SimpleNamespace(vocab=VOCAB), beam_width=2, top_k=3)

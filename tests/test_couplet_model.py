@@ -191,3 +191,16 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
     assert factors[-1] == pytest.approx(0.0)
     with pytest.raises(ValueError, match="lr_schedule"):
         CoupletTagger(lr_schedule="step")
+
+
+BEAM_WRITER = CoupletWriter(WRITER.model, beam_width=4)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.sampled_from(KNOWN), min_size=2, max_size=10))
+def test_beam_writer_keeps_the_rules(chars):
+    """A beam of 4 writes lines of the upper line's length that keep every structural rule."""
+    upper = "".join(chars)
+    beam = BEAM_WRITER.write([upper])[0]
+    assert len(beam) == len(upper)
+    assert all(ok for rule, ok in check_rules(upper, beam).items() if rule != "tone_ending")

@@ -105,3 +105,37 @@ def test_fit_fvae_offline_on_digits(tmp_path, monkeypatch):
                  "--trainer.fast_dev_run", "true", "--trainer.default_root_dir", str(tmp_path),
                  "--trainer.enable_progress_bar", "false"])
     assert code == 0
+
+
+def test_per_channel_sigmas_are_scalars_repeated_when_equal():
+    """per_channel_sigma gives (C,) σ₁, σ₂; with every channel at the scalar model's values (and
+    the same weights) the loss is the scalar model's; with channels apart, the reconstruction is
+    Σ_c [‖G(h)_c − y_c‖² / (2σ₂c²) + H·W·log σ₂c] + (D/2)·log 2π by hand."""
+    torch.manual_seed(0)
+    scalar = tiny_fvae(in_channels=3, sigma1=0.3, sigma2=0.2).eval()
+    channel = tiny_fvae(in_channels=3, sigma1=0.3, sigma2=0.2, per_channel_sigma=True).eval()
+    assert scalar.log_sigma1.shape == scalar.log_sigma2.shape == ()
+    assert channel.log_sigma1.shape == channel.log_sigma2.shape == (3,)
+    state = {k: (v.expand(3).clone() if k.startswith("log_sigma") else v) for k, v in scalar.state_dict().items()}
+    channel.load_state_dict(state)
+    x = torch.rand(2, 3, 8, 8)
+    a, b = scalar.loss_terms(x), channel.loss_terms(x)
+    for name in ("recon", "kl", "nelbo", "bpd"):
+        assert torch.isfinite(b[name]).all()
+        torch.testing.assert_close(a[name], b[name])
+    with torch.no_grad():
+        channel.log_sigma2.copy_(torch.tensor([0.1, 0.2, 0.4]).log())
+        channel.log_sigma1.copy_(torch.tensor([0.3, 0.5, 0.7]).log())
+    terms = channel.loss_terms(x)
+    y = dequantize(x, 8, training=False) + 0.5
+    u = channel.posterior_noise(y)
+    with torch.no_grad():
+        h = torch.tensor([0.3, 0.5, 0.7]).view(3, 1, 1) * u + channel.encoder(y)
+        err = (channel.decoder(h) - y).pow(2).sum((2, 3))                       # (B, C)
+    recon = sum(err[:, c] / (2 * s ** 2) + 64 * math.log(s) for c, s in enumerate((0.1, 0.2, 0.4)))
+    recon = recon + 0.5 * 192 * math.log(2 * math.pi)
+    torch.testing.assert_close(terms["recon"], recon, rtol=1e-4, atol=1e-3)
+    z, logdet = channel.flow(h)
+    kl = (0.5 * z.pow(2).flatten(1).sum(1) - logdet - 64 * math.log(0.3 * 0.5 * 0.7)
+          - 0.5 * u.pow(2).flatten(1).sum(1))
+    torch.testing.assert_close(terms["kl"], kl, rtol=1e-4, atol=1e-3)

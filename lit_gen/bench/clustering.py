@@ -1,7 +1,9 @@
 """Benchmark metrics of the clustering and VIB families.
 
 * ``clustering``: cluster ids from the model's ``predict_step`` (e.g. ClusterVAE) scored
-  against the labels: ``acc`` (Hungarian), ``purity``, ``nmi``, ``ari``, fractions in [0, 1].
+  against the labels: ``acc`` (Hungarian), ``purity``, ``nmi``, ``ari``, fractions in [0, 1];
+  also ``clusters_used`` (non-empty clusters) and ``largest_cluster`` (its share of the
+  images), with every cluster's size in the protocol (``cluster_sizes``).
 * ``kmeans`` / ``gmm``: the two-step baselines: posterior means ``model.encode(x)[0]`` of a
   trained (VAE-like) model clustered by scikit-learn's ``KMeans`` / ``GaussianMixture`` on the
   same split, then scored the same way (values ``kmeans_acc`` ... / ``gmm_acc`` ...).
@@ -70,8 +72,13 @@ def clustering(model, datamodule, trainer, split: str = "test") -> MetricResult:
                         f"{preds.dtype} values, not cluster ids (B,); for a plain VAE use the "
                         "two-step metrics 'kmeans' / 'gmm'")
     k = int(getattr(model.hparams, "num_clusters", int(preds.max()) + 1))
-    return MetricResult(_score(preds, labels, k),
+    # the sizes make a collapse visible: ACC and purity alone do not say that 3 clusters hold every image
+    sizes = torch.bincount(preds.long(), minlength=k)
+    values = {**_score(preds, labels, k), "clusters_used": float((sizes > 0).sum()),
+              "largest_cluster": float(sizes.max()) / len(preds)}
+    return MetricResult(values,
                         {"split": split, "images": len(labels), "num_clusters": k,
+                         "cluster_sizes": sizes.tolist(),
                          "cluster_of": "argmax p(y | z = mu(x))", "nmi_normalisation": "arithmetic"})
 
 

@@ -25,6 +25,7 @@ from lit_gen.data.augment import check_warp_ranges, random_affine
 from lit_gen.metrics.clustering import ClusterAccuracy, ClusterPurity
 from lit_gen.models.base import epoch_means
 from lit_gen.models.vae import VAE, gaussian_kl, gaussian_log_prob
+from lit_gen.nn.post_cluster import PostDecoder, PostEncoder, post_classifier
 
 TERMS = ("loss", "nelbo", "recon", "latent_kl", "cat_kl", "invariance", "contrastive", "consistency", "balance",
          "confidence", "pair_mi", "vat", "neighbour", "self_label")
@@ -35,18 +36,28 @@ class ClusterVAE(VAE):
 
     Args:
         in_channels, image_size, channels, hidden: the convolutional encoder/decoder, as in
-            :class:`~lit_gen.models.VAE`.
+            :class:`~lit_gen.models.VAE` (``network='conv'``). The post's networks use
+            ``channels`` as their conv widths (the post: 32, 64) and have no ``hidden`` layer.
         latent_dim: size of z (the post: 20).
         num_clusters: K, the number of categories y (>= 2; the post: 10).
         likelihood: ``mse`` (the post: ``0.5·‖x − sigmoid(decoder)‖²``, a unit-variance
             Gaussian without its constant), ``bernoulli`` (decoder logits, cross-entropy) or
             ``gaussian`` (one learned pixel std).
-        recon_weight: weight of the reconstruction term (the post: 2.5).
+        recon_weight: weight of the reconstruction term (the post: 5 in its September 2018 code,
+            2.5 in the revised code).
         classifier: ``mlp`` (the post: z → ``classifier_hidden`` ReLU → K softmax) or
             ``gaussian`` (p(y|z) ∝ q(z|y) = N(z; μ_y, I), or N(z; μ_y, diag σ_y²) with learned
             variances: the Bayes posterior of the prior mixture; no extra parameters, so it
             cannot disagree with the means).
-        classifier_hidden: width of the ``mlp`` classifier's hidden layer.
+        classifier_hidden: width of the ``mlp`` classifier's hidden layer (the post: 256).
+        network: ``conv`` (ours: :class:`~lit_gen.nn.ConvEncoder`/``ConvDecoder``, 4×4 LeakyReLU
+            convolutions and a ``hidden``-unit dense layer on each side), or the post's own
+            encoder, decoder and p(y|z), Keras-initialised (:mod:`lit_gen.nn.post_cluster`):
+            ``post_sep`` (September 2018: 3×3 stride-2 ReLU convolutions) or ``post_dec`` (the
+            revision: LeakyReLU(0.2), each stride-2 convolution paired with a stride-1 one).
+        kl_estimator: how ``latent_kl`` is computed: ``sample`` (the single-z estimate
+            Σ_y p(y|z)[log p(z|x) − log q(z|y)]; the revised post's, up to a constant) or
+            ``analytic`` (the September post's Σ_y p(y|z) KL(N(mu, σ²) ‖ q(z|y)), closed form).
         cluster_variance: ``unit`` (the post: ``q(z|y) = N(μ_y, I)``) or ``learned`` (VaDE,
             Jiang et al. 2017: ``q(z|y) = N(μ_y, diag σ_y²)`` with a learned log-variance per
             cluster and dimension, so a tight cluster (the 1s) and a broad one (the 8s) each get
@@ -54,8 +65,9 @@ class ClusterVAE(VAE):
             per-dimension variances).
         pretrain_epochs: first epochs trained as a plain VAE (prior N(0, I), same weight),
             ignoring y; 0 = the post's one-step training.
-        init_means: ``random`` (N(0, I) draws, the post) or ``kmeans`` (K-Means centres of the
-            training codes after pre-training; needs ``pretrain_epochs >= 1``).
+        init_means: ``random`` (N(0, I) draws), ``zeros`` (the post: its Keras layer has
+            ``initializer='zeros'``) or ``kmeans`` (K-Means centres of the training codes after
+            pre-training, from a random start; needs ``pretrain_epochs >= 1``).
         init_samples: training images encoded for the K-Means initialisation.
         invariance_weight: weight of ``‖mu(a(x)) − mu(x)‖²``, with ``a`` a random affine warp
             (:func:`lit_gen.data.augment.random_affine`): the code of an image should not move
@@ -131,7 +143,7 @@ class ClusterVAE(VAE):
         classifier_hidden: int = 256,
         cluster_variance: Literal["unit", "learned"] = "unit",
         pretrain_epochs: int = 0,
-        init_means: Literal["random", "kmeans"] = "random",
+        init_means: Literal["random", "zeros", "kmeans"] = "random",
         init_samples: int = 10000,
         invariance_weight: float = 0.0,
         contrastive_weight: float = 0.0,
@@ -157,6 +169,8 @@ class ClusterVAE(VAE):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         lr_schedule: Literal["constant", "cosine"] = "constant",
+        network: Literal["conv", "post_sep", "post_dec"] = "conv",
+        kl_estimator: Literal["sample", "analytic"] = "sample",
     ):
         if num_clusters < 2:
             raise ValueError(f"ClusterVAE: num_clusters (K) must be >= 2, got {num_clusters}")
@@ -171,8 +185,12 @@ class ClusterVAE(VAE):
         if contrastive_views not in ("image_and_warp", "two_warps"):
             raise ValueError(f"ClusterVAE: contrastive_views must be 'image_and_warp' or 'two_warps', "
                              f"got {contrastive_views!r}")
-        if init_means not in ("random", "kmeans"):
-            raise ValueError(f"ClusterVAE: init_means must be 'random' or 'kmeans', got {init_means!r}")
+        if init_means not in ("random", "zeros", "kmeans"):
+            raise ValueError(f"ClusterVAE: init_means must be 'random', 'zeros' or 'kmeans', got {init_means!r}")
+        if network not in ("conv", "post_sep", "post_dec"):
+            raise ValueError(f"ClusterVAE: network must be 'conv', 'post_sep' or 'post_dec', got {network!r}")
+        if kl_estimator not in ("sample", "analytic"):
+            raise ValueError(f"ClusterVAE: kl_estimator must be 'sample' or 'analytic', got {kl_estimator!r}")
         if pretrain_epochs < 0:
             raise ValueError(f"ClusterVAE: pretrain_epochs must be >= 0, got {pretrain_epochs}")
         if init_means == "kmeans" and pretrain_epochs < 1:
@@ -201,7 +219,9 @@ class ClusterVAE(VAE):
         super().__init__(in_channels, image_size, latent_dim, channels, hidden,
                          "gaussian" if likelihood == "gaussian" else "bernoulli", 1.0, lr, weight_decay, lr_schedule)
         self.save_hyperparameters()  # again: keep this class's arguments only (no VAE 'beta')
-        self.means = nn.Parameter(torch.randn(num_clusters, latent_dim))
+        # 'random' keeps its draw first, so seeded runs of the default are unchanged
+        self.means = nn.Parameter(torch.zeros(num_clusters, latent_dim) if init_means == "zeros"
+                                  else torch.randn(num_clusters, latent_dim))
         # only a 'learned' model has the parameter, so 'unit' checkpoints keep their keys
         self.cluster_logvar = (nn.Parameter(torch.zeros(num_clusters, latent_dim))
                                if cluster_variance == "learned" else None)
@@ -218,11 +238,25 @@ class ClusterVAE(VAE):
             for stage in ("val", "test") for name, cls in (("acc", ClusterAccuracy), ("purity", ClusterPurity))
         })
 
+    def build_encoder(self) -> nn.Module:
+        h = self.hparams
+        if h.get("network", "conv") == "conv":
+            return super().build_encoder()
+        return PostEncoder(h.in_channels, h.image_size, h.latent_dim, h.channels, h.network.removeprefix("post_"))
+
+    def build_decoder(self) -> nn.Module:
+        h = self.hparams
+        if h.get("network", "conv") == "conv":
+            return super().build_decoder()
+        return PostDecoder(h.latent_dim, h.in_channels, h.image_size, h.channels, h.network.removeprefix("post_"))
+
     def build_classifier(self) -> nn.Module | None:
         """p(y|z) logits network ``(B, latent_dim) → (B, K)``; ``None`` for the Gaussian posterior."""
         h = self.hparams
         if h.classifier == "gaussian":
             return None
+        if h.get("network", "conv") != "conv":
+            return post_classifier(h.latent_dim, h.classifier_hidden, h.num_clusters)
         return nn.Sequential(nn.Linear(h.latent_dim, h.classifier_hidden), nn.ReLU(),
                              nn.Linear(h.classifier_hidden, h.num_clusters))
 
@@ -281,9 +315,12 @@ class ClusterVAE(VAE):
             latent_kl, cat_kl = gaussian_kl(mu, logvar) + unused, torch.zeros_like(recon)
         else:
             log_p = F.log_softmax(self.cluster_logits(z), dim=1)                      # (B, K)
-            log_q_zx = gaussian_log_prob(z, mu, logvar)                                # (B,)
-            log_q_zy = self.prior_log_probs(z)                                         # (B, K)
-            latent_kl = (log_p.exp() * (log_q_zx.unsqueeze(1) - log_q_zy)).sum(1)
+            if self.hparams.kl_estimator == "analytic":
+                per_cluster = self.cluster_kls(mu, logvar)                             # (B, K)
+            else:
+                log_q_zx = gaussian_log_prob(z, mu, logvar)                            # (B,)
+                per_cluster = log_q_zx.unsqueeze(1) - self.prior_log_probs(z)          # (B, K)
+            latent_kl = (log_p.exp() * per_cluster).sum(1)
             cat_kl = (log_p.exp() * (log_p + math.log(self.hparams.num_clusters))).sum(1)
         terms = {"nelbo": recon + latent_kl + cat_kl, "recon": recon, "latent_kl": latent_kl, "cat_kl": cat_kl,
                  **self.augmentation_terms(x, mu)}
@@ -295,6 +332,13 @@ class ClusterVAE(VAE):
                          + h.vat_weight * terms["vat"] + self.neighbour_scale() * terms["neighbour"]
                          + h.self_label_weight * terms["self_label"])
         return terms
+
+    def cluster_kls(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """KL(N(mu, σ²) ‖ q(z|y)) in nats for every cluster, closed form: ``(B, D) → (B, K)``."""
+        prior_logvar = self.cluster_logvars()                                          # (K, D)
+        mu, logvar = mu.unsqueeze(1), logvar.unsqueeze(1)                              # (B, 1, D)
+        return 0.5 * (prior_logvar - logvar + (logvar.exp() + (mu - self.means).pow(2)) / prior_logvar.exp()
+                      - 1.0).sum(-1)
 
     def neighbour_scale(self) -> float:
         """The neighbour term's weight now: ``neighbour_weight``, ramped over ``neighbour_warmup``

@@ -41,6 +41,11 @@ class FVAE(StagedLossModule):
         coupling: ``additive`` (the paper) or ``affine``.
         sigma1: initial σ₁ (posterior noise scale, learned).
         sigma2: initial σ₂ (pixel std of the likelihood, learned; pixels in [0, 1]).
+        per_channel_sigma: learn one σ₁ and one σ₂ per image channel (``(C,)`` parameters, as an
+            ActNorm scale without shift) instead of one scalar each. The author's code
+            (bojone/flow ``f-VAEs.py``) reshapes to a trailing axis of size 1 before its
+            ``Actnorm``, so it learns scalars; this is an extension. On 1-channel images the two
+            are the same model.
         lr: Adam learning rate (linear warm-up over ``warmup_steps``).
         warmup_steps: optimizer steps of warm-up.
         lr_schedule: ``constant`` after the warm-up, or ``cosine``: the rate falls to 0 as the
@@ -67,6 +72,7 @@ class FVAE(StagedLossModule):
         warmup_steps: int = 200,
         lr_schedule: Literal["constant", "cosine"] = "constant",
         lr_decay_start: float = 0.0,
+        per_channel_sigma: bool = False,
     ):
         super().__init__()
         check_lr_schedule(lr_schedule, lr_decay_start)
@@ -76,8 +82,10 @@ class FVAE(StagedLossModule):
         self.encoder = ResidualImageNet(in_channels, hidden, blocks)
         self.decoder = ResidualImageNet(in_channels, hidden, blocks)
         self.flow = GlowFlow(self.image_shape, levels, steps, flow_hidden, coupling)
-        self.log_sigma1 = nn.Parameter(torch.tensor(math.log(sigma1)))
-        self.log_sigma2 = nn.Parameter(torch.tensor(math.log(sigma2)))
+        # scalars by default (the checkpoints' shapes); (C,) with per_channel_sigma
+        shape = (in_channels,) if per_channel_sigma else ()
+        self.log_sigma1 = nn.Parameter(torch.full(shape, math.log(sigma1)))
+        self.log_sigma2 = nn.Parameter(torch.full(shape, math.log(sigma2)))
         self.epoch_means = epoch_means(("nelbo", "recon", "kl", "bpd"))
 
     @property
@@ -98,11 +106,21 @@ class FVAE(StagedLossModule):
         y = dequantize(x, 8, self.training) + 0.5  # in [0, 1), like x
         d = y[0].numel()
         u = self.posterior_noise(y)
-        h = self.log_sigma1.exp() * u + self.encoder(y)
-        z, logdet = self.flow(h)
-        sq_err = (self.decoder(h) - y).pow(2).flatten(1).sum(1)
-        recon = 0.5 * sq_err * (-2 * self.log_sigma2).exp() + d * (self.log_sigma2 + 0.5 * math.log(2 * math.pi))
-        kl = 0.5 * z.pow(2).flatten(1).sum(1) - logdet - d * self.log_sigma1 - 0.5 * u.pow(2).flatten(1).sum(1)
+        if self.log_sigma1.dim():  # per channel: (C, 1, 1) scales, Σ_c H·W·log σ_c over the D dims
+            log_s1, log_s2 = self.log_sigma1.view(-1, 1, 1), self.log_sigma2.view(-1, 1, 1)
+            pixels = d // y.shape[1]
+            h = log_s1.exp() * u + self.encoder(y)
+            z, logdet = self.flow(h)
+            scaled = ((self.decoder(h) - y).pow(2) * (-2 * log_s2).exp()).flatten(1).sum(1)
+            recon = 0.5 * scaled + pixels * (self.log_sigma2.sum() + 0.5 * y.shape[1] * math.log(2 * math.pi))
+            log_det_s1 = pixels * self.log_sigma1.sum()
+        else:  # the scalar model, as it always was
+            h = self.log_sigma1.exp() * u + self.encoder(y)
+            z, logdet = self.flow(h)
+            sq_err = (self.decoder(h) - y).pow(2).flatten(1).sum(1)
+            recon = 0.5 * sq_err * (-2 * self.log_sigma2).exp() + d * (self.log_sigma2 + 0.5 * math.log(2 * math.pi))
+            log_det_s1 = d * self.log_sigma1
+        kl = 0.5 * z.pow(2).flatten(1).sum(1) - logdet - log_det_s1 - 0.5 * u.pow(2).flatten(1).sum(1)
         nelbo = recon + kl
         # the density of y − ½ equals that of y (a shift), so Glow's conversion applies as is
         return {"nelbo": nelbo, "recon": recon, "kl": kl, "bpd": to_bits_per_dim(-nelbo, d, 8)}
@@ -139,8 +157,9 @@ class FVAE(StagedLossModule):
         if stage == "train":
             check_finite(loss, "training loss (nelbo bits/dim)", self.global_step)
             self.log("train/loss_step", loss, prog_bar=True, on_step=True, on_epoch=False)
-            self.log("train/sigma1", self.log_sigma1.exp(), on_step=True, on_epoch=False)
-            self.log("train/sigma2", self.log_sigma2.exp(), on_step=True, on_epoch=False)
+            # per channel: the geometric mean, the scale the log-determinant sees
+            self.log("train/sigma1", self.log_sigma1.mean().exp(), on_step=True, on_epoch=False)
+            self.log("train/sigma2", self.log_sigma2.mean().exp(), on_step=True, on_epoch=False)
         self.log_epoch_means(stage, terms, prog_bar="bpd")
         return loss
 

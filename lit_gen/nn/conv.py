@@ -11,8 +11,9 @@ from torch import nn
 class ConvEncoder(nn.Module):
     """``(B, C, H, W)`` image → ``(B, out_features)``.
 
-    Two stride-2 convolutions per listed width (H → H/2 → H/4 for two widths), then a linear
-    layer. ``H`` and ``W`` must be divisible by ``2 ** len(channels)``.
+    One 4×4 stride-2 convolution with LeakyReLU(0.2) per listed width (H → H/2 → H/4 for two
+    widths), then a ``hidden``-unit LeakyReLU dense layer and a linear layer to ``out_features``.
+    ``H`` and ``W`` must be divisible by ``2 ** len(channels)``.
     """
 
     def __init__(self, in_channels: int, image_size: int, out_features: int,

@@ -4,6 +4,7 @@
 :class:`CoupletWriter` (the API), constrained decoding in :mod:`.decode`, metrics in :mod:`.metrics`.
 """
 
+from lit_gen.tasks.couplet.curve import CoupletCurveCallback
 from lit_gen.tasks.couplet.data import CoupletDataModule
 from lit_gen.tasks.couplet.decode import Rules
 from lit_gen.tasks.couplet.model import CoupletTagger
@@ -11,4 +12,4 @@ from lit_gen.tasks.couplet.text import CoupletInputError
 from lit_gen.tasks.couplet.vocab import Vocab
 from lit_gen.tasks.couplet.writer import CoupletPredictionWriter, CoupletWriter
 
-__all__ = ["CoupletDataModule", "CoupletInputError", "CoupletPredictionWriter", "CoupletTagger", "CoupletWriter", "Rules", "Vocab"]
+__all__ = ["CoupletCurveCallback", "CoupletDataModule", "CoupletInputError", "CoupletPredictionWriter", "CoupletTagger", "CoupletWriter", "Rules", "Vocab"]

@@ -5,15 +5,22 @@
 * ``couplet_rules``: rule pass rates (%) of the decoded lines and of the gold lines.
 * ``couplet_throughput``: lines/s of :meth:`CoupletWriter.write` (forward + constrained decoding).
 
+* ``couplet_curve``: the points of a :class:`~lit_gen.tasks.couplet.curve.CoupletCurveCallback`
+  (test BLEU-4 and character accuracy after each epoch) in the protocol; values of the last one.
+
 All decode the test split (4,000 pairs) greedily with the structural rules on (``rules``) and the
-tone rule measured but not enforced (``tone: true`` enforces it), unless options say otherwise.
+tone rule measured but not enforced (``tone: true`` enforces it), unless options say otherwise:
+``beam_width`` > 1 decodes with beam search; ``weights: best_val_loss`` scores the weights of the
+run's ``ModelCheckpoint`` on ``val/loss`` (its best checkpoint) instead of the final ones.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lit_gen.bench.registry import MetricResult, register_metric
 from lit_gen.tasks.couplet.decode import Rules
@@ -30,21 +37,48 @@ def _test_pairs(datamodule, limit: int | None) -> list[tuple[str, str]]:
 _last: dict[tuple, tuple[dict[str, float], dict]] = {}  # one slot: couplet_bleu then couplet_rules
 
 
-def _scores(model, datamodule, limit: int | None, rules: bool, tone: bool) -> tuple[dict[str, float], dict]:
+WEIGHTS = ("final", "best_val_loss")
+
+
+def _selected(model, trainer, weights: str) -> tuple[torch.nn.Module, dict]:
+    """The model to score and how it was chosen: as trained (``final``) or with the weights of the
+    best ``val/loss`` checkpoint of the run's ``ModelCheckpoint`` (``best_val_loss``)."""
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
+    if weights == "final":
+        return model, {}
+    saver = next((c for c in getattr(trainer, "callbacks", []) if isinstance(c, ModelCheckpoint)
+                  and c.monitor == "val/loss" and c.best_model_path), None)
+    if saver is None:
+        raise ValueError("weights: best_val_loss needs a ModelCheckpoint(monitor='val/loss') that saved a "
+                         "checkpoint in the run (see configs/couplet/conv_5ep.yaml)")
+    state = torch.load(saver.best_model_path, map_location="cpu", weights_only=False)
+    best = copy.deepcopy(model).cpu()
+    best.load_state_dict(state["state_dict"])
+    return best, {"weights": weights, "val_loss": float(saver.best_model_score),
+                  "epoch": state.get("epoch"), "step": state.get("global_step")}
+
+
+def _scores(model, datamodule, limit: int | None, rules: bool, tone: bool, beam_width: int = 1,
+            trainer=None, weights: str = "final") -> tuple[dict[str, float], dict]:
     """Decode the test split once per (model, step, options); both metrics below read it."""
-    key = (id(model), model.global_step, id(datamodule), limit, rules, tone)
+    key = (id(model), model.global_step, id(datamodule), limit, rules, tone, beam_width, weights)
     if key not in _last:
         _last.clear()
-        _last[key] = _compute_scores(model, datamodule, limit, rules, tone)
+        scored, chosen = _selected(model, trainer, weights)
+        values, protocol = _compute_scores(scored, datamodule, limit, rules, tone, beam_width)
+        _last[key] = values, {**protocol, **({"selected": chosen} if chosen else {})}
     values, protocol = _last[key]
     return dict(values), dict(protocol)
 
 
-def _compute_scores(model, datamodule, limit: int | None, rules: bool, tone: bool) -> tuple[dict[str, float], dict]:
+def _compute_scores(model, datamodule, limit: int | None, rules: bool, tone: bool,
+                    beam_width: int = 1) -> tuple[dict[str, float], dict]:
     pairs = _test_pairs(datamodule, limit)
-    writer = CoupletWriter(model.cpu(), rules=Rules(tone_ending=tone) if rules else Rules.none())
+    writer = CoupletWriter(model.cpu(), rules=Rules(tone_ending=tone) if rules else Rules.none(),
+                           beam_width=beam_width)
     values = writer.score(pairs)
-    protocol = {"split": "test", "pairs": len(pairs), "decoding": "greedy",
+    protocol = {"split": "test", "pairs": len(pairs), "decoding": "greedy" if beam_width == 1 else f"beam {beam_width}",
                 "rules": ("no_same_char, copy_punct, align_repeats" + (", tone_ending" if tone else "")
                                      if rules else "none"), "unknown_chars": sum(writer.unknown.values())}
     return values, protocol
@@ -52,16 +86,16 @@ def _compute_scores(model, datamodule, limit: int | None, rules: bool, tone: boo
 
 @register_metric("couplet_bleu")
 def couplet_bleu(model, datamodule, trainer, limit: int | None = None, rules: bool = True,
-                 tone: bool = False) -> MetricResult:
-    values, protocol = _scores(model, datamodule, limit, rules, tone)
+                 tone: bool = False, beam_width: int = 1, weights: str = "final") -> MetricResult:
+    values, protocol = _scores(model, datamodule, limit, rules, tone, beam_width, trainer, weights)
     protocol["bleu"] = "torchmetrics.text.BLEUScore(n_gram=4), corpus level, character tokens, 1 reference"
     return MetricResult({"bleu4": 100 * values["bleu4"], "char_acc": 100 * values["char_acc"]}, protocol)
 
 
 @register_metric("couplet_rules")
 def couplet_rules(model, datamodule, trainer, limit: int | None = None, rules: bool = True,
-                  tone: bool = False) -> MetricResult:
-    values, protocol = _scores(model, datamodule, limit, rules, tone)
+                  tone: bool = False, beam_width: int = 1, weights: str = "final") -> MetricResult:
+    values, protocol = _scores(model, datamodule, limit, rules, tone, beam_width, trainer, weights)
     return MetricResult({k: 100 * v for k, v in values.items() if "rule_" in k}, protocol)
 
 
@@ -81,3 +115,19 @@ def couplet_throughput(model, datamodule, trainer, limit: int | None = None, bat
                         {"lines": len(uppers), "batch_size": batch_size, "repeats": repeats,
                          "torch_threads": torch.get_num_threads(), "device": "cpu",
                          "includes": "encoding, forward, log-softmax, constrained greedy decoding"})
+
+
+@register_metric("couplet_curve")
+def couplet_curve(model, datamodule, trainer) -> MetricResult:
+    """The per-epoch test scores a ``CoupletCurveCallback`` recorded (protocol ``points``); the
+    values are the last point's ``curve_bleu4`` and ``curve_char_acc`` (×100)."""
+    from lit_gen.tasks.couplet.curve import CoupletCurveCallback
+
+    callback = next((c for c in getattr(trainer, "callbacks", []) if isinstance(c, CoupletCurveCallback)), None)
+    if callback is None or not callback.points:
+        raise ValueError("couplet_curve needs a CoupletCurveCallback in the run's trainer callbacks that "
+                         "measured at least one epoch (see configs/couplet/conv_5ep.yaml)")
+    last = callback.points[-1]
+    return MetricResult({"curve_bleu4": last["bleu4"], "curve_char_acc": last["char_acc"]},
+                        {"points": callback.points, "split": "test", "beam_width": callback.beam_width,
+                         "use": "reading only; weights are chosen on val/loss"})

@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="batch mode: write lower lines here, atomically (default: stdout)")
     p.add_argument("--top-k", type=int, default=0,
                    help="sample from the k best characters; 0 = greedy (default: %(default)s)")
+    p.add_argument("--beam-width", type=int, default=1,
+                   help="beam search over the constrained line, keeping this many partial lines; "
+                        "1 = greedy (default: %(default)s)")
     p.add_argument("--temperature", type=float, default=1.0,
                    help="softmax temperature for sampling with --top-k (default: %(default)s)")
     p.add_argument("--num", type=int, default=1, help="lines to write per input, with --top-k (default: %(default)s)")
@@ -92,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rules = Rules(**{name: name not in off for name in RULE_NAMES}, tone_ending=args.tone)
     try:
         writer = CoupletWriter.from_checkpoint(args.ckpt, rules=rules, top_k=args.top_k,
-                                               temperature=args.temperature, seed=args.seed)
+                                               temperature=args.temperature, seed=args.seed,
+                                               beam_width=args.beam_width)
     except (FileNotFoundError, ValueError) as err:
         print(f"lit-gen couplet: {err}", file=sys.stderr)
         return 2

@@ -41,15 +41,22 @@ class CoupletWriter:
         temperature: softmax temperature for sampling.
         seed: random seed for sampling (None = fresh randomness).
         batch_size: lines per forward pass.
+        beam_width: 1 = greedy; > 1 = beam search over the constrained assignment (keeps the
+            ``beam_width`` best partial lines; needs ``top_k = 0``).
     """
 
     def __init__(self, model, rules: Rules = Rules(), top_k: int = 0, temperature: float = 1.0,
-                 seed: int | None = None, batch_size: int = 256):
+                 seed: int | None = None, batch_size: int = 256, beam_width: int = 1):
         if model.vocab is None:
             raise ValueError("the model has no vocabulary yet; train it or load a checkpoint")
         if top_k < 0 or temperature <= 0:
             raise ValueError(f"top_k must be >= 0 and temperature > 0, got {top_k}, {temperature}")
+        if beam_width < 1:
+            raise ValueError(f"beam_width must be >= 1 (1 = greedy), got {beam_width}")
+        if beam_width > 1 and top_k > 0:
+            raise ValueError(f"beam_width > 1 needs top_k = 0 (beam search does not sample), got top_k={top_k}")
         self.model, self.rules, self.top_k, self.temperature = model, rules, top_k, temperature
+        self.beam_width = beam_width
         self.batch_size = batch_size
         self.rng = np.random.default_rng(seed)
         self.puncts = punct_mask(model.vocab)
@@ -131,7 +138,7 @@ class CoupletWriter:
                         logp = torch.log_softmax(self.model(ids.to(device)).float(), -1).cpu()
                         lowers = decode_batch(logp, [texts[k] for k in chunk], ids, vocab, self.rules,
                                               self.top_k, self.temperature, self.puncts, self.rng,
-                                              self.tones)
+                                              self.tones, self.beam_width)
                         for k, low in zip(chunk, lowers):
                             out[k] = low
         finally:

@@ -7,8 +7,9 @@ description length L and prunes words the segmenter never uses.
 
 * ``bigram`` (最小熵原理(二), the reproduction setting): cut where ``p_ab < min_prob`` or
   ``PMI(a, b) < min_pmi``; keep pieces with ``p >= min_prob``; remove redundant words longest
-  first (a word whose PMI with its best split by the rest of the lexicon is ``<= redundancy_pmi``
-  gives its count to its parts).
+  first (``redundancy='ours'``: a word whose PMI with its best split by the rest of the lexicon is
+  ``<= redundancy_pmi`` gives its count to its parts; ``'author'``: nlp-zero's rule, see
+  :mod:`.redundancy`).
 * ``nvbe`` (Magistry & Sagot 2012): no cutting; every frequent n-gram is a candidate scored by
   its autonomy (normalised variation of branching entropy, :mod:`.entropy`) times its length,
   and the text is segmented to maximise the total. The words it uses form the lexicon.
@@ -51,6 +52,7 @@ import numpy as np
 from lit_gen.tasks.lexicon.counting import SEP, CountTable, HashIndex, SpanHasher, hash_words
 from lit_gen.tasks.lexicon.entropy import autonomy, min_split_pmi, ngram_atoms, parents
 from lit_gen.tasks.lexicon.lexicon import Lexicon
+from lit_gen.tasks.lexicon.redundancy import RULES, remove_redundant, remove_redundant_author
 from lit_gen.tasks.lexicon.segment import Segmenter, WordIndex
 from lit_gen.tasks.lexicon.text import NUM, atom_string
 
@@ -81,7 +83,8 @@ class BuildConfig:
         max_n: longest n-gram counted (``ngram``) — 2 suffices for ``bigram``.
         min_prob: ``bigram``: minimum pair/word probability (per atom of text).
         min_pmi: ``bigram``: minimum PMI (nats) of a pair that is not cut.
-        redundancy_pmi: ``bigram``: a word whose PMI with its best split is <= this is removed.
+        redundancy_pmi: ``bigram``, ``redundancy='ours'``: a word whose PMI with its best split
+            is <= this is removed.
         min_count: ``ngram``: minimum count of an n-gram / a kept word.
         min_cohesion: ``ngram``: minimum of the smallest split PMI (nats), for n = 2, 3, 4, ...
         em_iters: re-segmentation rounds after building (0 = keep the piece counts).
@@ -99,6 +102,9 @@ class BuildConfig:
             A number heads a measure phrase and is never inside a word (so 1月26日 is two
             words); it binds only what completes the quantity itself — magnitudes (万 亿) and
             calendar/clock units (1998年, 12月, 26日) — while measure words (个 元 名) stand alone.
+        redundancy: ``bigram``: which rule removes redundant words, ``ours`` (words of >= 3
+            atoms, PMI <= ``redundancy_pmi``) or ``author`` (nlp-zero's: words of >= 2 atoms,
+            PMI < length − 1); :mod:`.redundancy` gives both step by step.
     """
 
     method: Literal["bigram", "ngram", "nvbe"] = "nvbe"
@@ -118,6 +124,7 @@ class BuildConfig:
     function_ratio: float | None = 0.45
     function_penalty: float = 7.0
     measure_numerals: int | None = 4
+    redundancy: str = "ours"
 
     def __post_init__(self) -> None:
         if self.method not in ("bigram", "ngram", "nvbe"):
@@ -143,6 +150,8 @@ class BuildConfig:
             raise ValueError(f"measure_numerals must be >= 1 or None, got {self.measure_numerals!r}")
         if self.number_units is not None and not isinstance(self.number_units, str):
             raise ValueError(f"number_units must be a string of characters or None, got {self.number_units!r}")
+        if self.redundancy not in RULES:
+            raise ValueError(f"redundancy must be one of {RULES}, got {self.redundancy!r}")
         self.length_bonus = tuple(float(b) for b in self.length_bonus)
 
     def bonus(self, lengths: np.ndarray) -> np.ndarray:
@@ -176,11 +185,16 @@ def piece_bounds(codes: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.
     return first, bounds[np.searchsorted(bounds, first, side="right")]
 
 
-def count_pieces(codes: np.ndarray, starts: np.ndarray, hasher: SpanHasher) -> dict[str, int]:
-    """Counts of the distinct words of a segmentation (``starts`` flags), as ``{word: count}``."""
+def count_pieces(codes: np.ndarray, starts: np.ndarray, hasher: SpanHasher,
+                 in_text_order: bool = False) -> dict[str, int]:
+    """Counts of the distinct words of a segmentation (``starts`` flags), as ``{word: count}``;
+    ``in_text_order``: the words in the order of their first occurrence (else by hash key)."""
     a, b = piece_bounds(codes, starts)
     keys = hasher.span(a, b) ^ (b - a).astype(np.uint64)  # salt with the length: one table
     _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    if in_text_order:
+        order = np.argsort(first, kind="stable")
+        first, counts = first[order], counts[order]
     text = atom_string(codes)
     return {text[s:e]: c for s, e, c in zip(a[first].tolist(), b[first].tolist(), counts.tolist())}
 
@@ -238,37 +252,6 @@ def _ngram_starts(codes, hasher, tables, cfg: BuildConfig) -> np.ndarray:
         depth += np.bincount(pos, minlength=n_codes + 1) - np.bincount(pos + n - 1, minlength=n_codes + 1)
     closed = np.cumsum(depth)[:-1] > 0  # gap (i, i+1) is covered by a kept n-gram
     return (codes != SEP) & ~np.r_[False, closed[:-1]]
-
-
-def _remove_redundant(words: dict[str, int], threshold: float) -> dict[str, int]:
-    """Longest first: drop a word whose PMI with its best split by the others is <= threshold."""
-    words = dict(words)
-    total = float(sum(words.values()))
-    for w in sorted((w for w in words if len(w) >= 3), key=len, reverse=True):
-        best = _best_split(w, words, total)
-        if best is None:
-            continue
-        score, parts = best
-        if math.log(words[w] / total) - score <= threshold:
-            count = words.pop(w)
-            for p in parts:
-                words[p] += count
-    return words
-
-
-def _best_split(w: str, words: dict[str, int], total: float) -> tuple[float, list[str]] | None:
-    """Best segmentation of ``w`` into >= 2 other lexicon words (Σ log p), or None."""
-    n = len(w)
-    best: list[tuple[float, list[str]] | None] = [(0.0, [])] + [None] * n
-    for j in range(1, n + 1):
-        for i in range(max(0, j - 8), j):
-            piece = w[i:j]
-            if best[i] is None or (i == 0 and j == n) or piece not in words:
-                continue
-            s = best[i][0] + math.log(words[piece] / total)
-            if best[j] is None or s > best[j][0]:
-                best[j] = (s, best[i][1] + [piece])
-    return best[n]
 
 
 def _entropies(codes, starts, lex_words, gather) -> tuple[np.ndarray, np.ndarray]:
@@ -405,10 +388,12 @@ def build_lexicon(codes: np.ndarray, tables: list[CountTable], cfg: BuildConfig,
     else:
         find = _bigram_starts if cfg.method == "bigram" else _ngram_starts
         starts = find(codes, hasher, tables, cfg)
-    words = merged_words(gather, count_pieces(codes, starts, hasher))
+    author = cfg.method == "bigram" and cfg.redundancy == "author"
+    # the author's rule takes words of one length in the order the text first shows them
+    words = merged_words(gather, count_pieces(codes, starts, hasher, in_text_order=author))
     if cfg.method == "bigram":
         words = {w: c for w, c in words.items() if c >= cfg.min_prob * total or len(w) == 1}
-        words = _remove_redundant(words, cfg.redundancy_pmi)
+        words = remove_redundant_author(words) if author else remove_redundant(words, cfg.redundancy_pmi)
     elif cfg.method == "ngram":
         words = {w: c for w, c in words.items() if c >= cfg.min_count or len(w) == 1}
     words = {w: c for w, c in words.items() if len(w) <= cfg.max_word_len}

@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--redundancy-pmi", type=float, default=d.redundancy_pmi,
                    help="bigram: a word whose PMI with its best split is at most this (nats) is "
                         "removed (default: %(default)s)")
+    b.add_argument("--redundancy", default=d.redundancy, choices=["ours", "author"],
+                   help="bigram: the rule removing redundant words: ours (3+ characters, PMI at most "
+                        "--redundancy-pmi) or author (nlp-zero's: 2+ characters, PMI below length - 1) "
+                        "(default: %(default)s)")
     b.add_argument("--min-count", type=int, default=d.min_count,
                    help="ngram/nvbe: least count of a candidate n-gram or kept word, in occurrences "
                         "(default: %(default)s)")
@@ -104,14 +108,21 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("templates", help="count sentence templates (skip-gram word pairs linked into paths)")
     io_args(t, "templates TSV to write")
     t.add_argument("--lexicon", required=True, help="lexicon TSV used to segment the text (required)")
-    t.add_argument("--window", type=int, default=4,
-                   help="largest distance between two words of a pair, in words (default: %(default)s)")
+    t.add_argument("--style", default="ours", choices=["ours", "author"],
+                   help="ours: paths of 2..--max-words words, never starting or ending with X; author: "
+                        "nlp-zero's Template_Finder, complete paths only, X allowed at the ends, "
+                        "--min-proba instead of --min-count (default: %(default)s)")
+    t.add_argument("--window", type=int, default=None,
+                   help="largest distance between two words of a pair, in words (default: 4; author: 5)")
     t.add_argument("--min-count", type=int, default=20,
-                   help="least count of a kept word pair or template, in occurrences (default: %(default)s)")
-    t.add_argument("--min-pmi", type=float, default=1.0,
-                   help="PMI a word pair must exceed to be kept, in nats (default: %(default)s)")
+                   help="ours: least count of a kept word pair or template, in occurrences (default: %(default)s)")
+    t.add_argument("--min-pmi", type=float, default=None,
+                   help="PMI a word pair must exceed to be kept, in nats (default: 1; author: 2)")
+    t.add_argument("--min-proba", type=float, default=1e-5,
+                   help="author: share of all pair slots a pair, and of all templates a template, must "
+                        "exceed (default: %(default)s)")
     t.add_argument("--max-words", type=int, default=4,
-                   help="most words in one template (default: %(default)s)")
+                   help="ours: most words in one template (default: %(default)s)")
 
     pa = sub.add_parser("parse", help="cover sentences with nested templates; bracketed trees")
     io_args(pa, "bracketed parse trees to write, one line per input line")
@@ -130,7 +141,7 @@ def _build(args) -> dict:
                       args.min_count, tuple(args.min_cohesion), args.em_iters, args.max_word_len,
                       args.word_bonus, tuple(args.length_bonus), args.min_word_pmi, args.pmi_weight,
                       args.number_units, args.function_ratio, args.function_penalty,
-                      args.measure_numerals)
+                      args.measure_numerals, args.redundancy)
     lines = [ln for path in args.input for ln in raw_of(read_lines(path, args.format, args.encoding))]
     counter = NgramCounter(cfg.max_n)
     for i in range(0, len(lines), 4096):

@@ -42,7 +42,7 @@ def gather_objects(obj: Any) -> list[Any]:
 
 class LexiconModule(L.LightningModule):
     """Minimum-entropy word discovery (see :class:`~lit_gen.tasks.lexicon.build.BuildConfig` for
-    the arguments ``method`` ... ``measure_numerals``; the defaults are the ones chosen on the PFR dev
+    the arguments ``method`` ... ``measure_numerals`` and ``redundancy``; the defaults are the ones chosen on the PFR dev
     split, ``docs/lexicon.md``).
 
     Args:
@@ -73,13 +73,14 @@ class LexiconModule(L.LightningModule):
         output_dir: str | None = "lexicon_out",
         lexicon_path: str | None = None,
         training_words: str | None = None,
+        redundancy: Literal["ours", "author"] = _D.redundancy,
     ):
         super().__init__()
         self.save_hyperparameters()
         self.config = BuildConfig(method, max_n, min_prob, min_pmi, redundancy_pmi, min_count,
                                   tuple(min_cohesion), em_iters, max_word_len, word_bonus,
                                   tuple(length_bonus), min_word_pmi, pmi_weight, number_units,
-                                  function_ratio, function_penalty, measure_numerals)
+                                  function_ratio, function_penalty, measure_numerals, redundancy)
         self.automatic_optimization = False
         # DistributedDataParallel refuses a module without trainable parameters; this one is
         # never used (no backward pass ever runs), it only lets `strategy: ddp` start.

@@ -9,6 +9,15 @@
    从→到 over 从 北京 到 上海 is ``从 X 到`` (a template never starts or ends with X).
 4. Count templates, keep those seen ``>= min_count`` times.
 
+``style='author'`` follows ``Template_Finder`` of the author's nlp-zero instead (its defaults:
+``window`` 5, ``min_pmi`` 2, ``min_proba`` 1e-5): a pair is strong when ``p_ab > min_proba``
+(per pair slot) and ``PMI > min_pmi``; each sentence gives only its *complete* paths, from a word
+no strong pair reaches to one with no strong pair onward (a word alone included), of any length;
+a path not starting at the first word of the sentence starts with ``X``, one not ending at the
+last word ends with ``X``; templates are kept when their share of all counted templates exceeds
+``min_proba``. (nlp-zero cuts sentences at every character that is not a Han character, a digit
+or a Latin letter; here sentences end at punctuation words.)
+
 Parsing covers a sentence with nested templates: a span is a sequence of units, a unit is a
 word or a template whose fixed words match and whose ``X`` gaps hold (recursively parsed)
 non-empty spans; the parse maximises ``Σ log p(unit)`` with words and templates sharing one
@@ -29,6 +38,8 @@ from lit_gen.tasks.lexicon.lexicon import atomic_write
 from lit_gen.tasks.lexicon.text import atomize
 
 GAP = "X"
+#: ``count_templates`` styles: ours, or the author's nlp-zero ``Template_Finder``
+STYLES = ("ours", "author")
 
 
 def sentences(words_per_line: Sequence[Sequence[str]]) -> list[list[str]]:
@@ -51,8 +62,10 @@ def sentences(words_per_line: Sequence[Sequence[str]]) -> list[list[str]]:
     return out
 
 
-def strong_pairs(sents: list[list[str]], window: int, min_count: int, min_pmi: float) -> set[tuple[int, int]]:
-    """Word-id pairs that co-occur within ``window`` often and above ``min_pmi`` (see module doc)."""
+def strong_pairs(sents: list[list[str]], window: int, min_count: int, min_pmi: float,
+                 min_proba: float | None = None) -> tuple[dict[str, int], set[tuple[int, int]]]:
+    """Word ids and the id pairs that co-occur within ``window`` often (``>= min_count`` times, or
+    with ``min_proba``: more than that share of all pair slots) and above ``min_pmi``."""
     vocab: dict[str, int] = {}
     ids = np.array([vocab.setdefault(w, len(vocab)) for s in sents for w in s], dtype=np.int64)
     sent = np.repeat(np.arange(len(sents)), [len(s) for s in sents])
@@ -65,7 +78,8 @@ def strong_pairs(sents: list[list[str]], window: int, min_count: int, min_pmi: f
     uniq, counts = np.unique(keys, return_counts=True)
     a, b = uniq // len(vocab), uniq % len(vocab)
     pmi = np.log(counts / len(keys)) - np.log(word_counts[a] / len(ids)) - np.log(word_counts[b] / len(ids))
-    keep = (counts >= min_count) & (pmi > min_pmi)
+    frequent = counts >= min_count if min_proba is None else counts / max(len(keys), 1) > min_proba
+    keep = frequent & (pmi > min_pmi)
     return vocab, set(zip(a[keep].tolist(), b[keep].tolist()))
 
 
@@ -88,6 +102,27 @@ def sentence_templates(words: list[str], ids: list[int], strong: set, window: in
     return out
 
 
+def complete_paths(words: list[str], ids: list[int], strong: set, window: int) -> list[str]:
+    """The author's templates of one sentence: every path of the strong-pair DAG from a word no
+    edge reaches to a word no edge leaves, ``X`` for skipped words and at open ends."""
+    n = len(words)
+    succ = [[j for j in range(i + 1, min(n, i + window + 1)) if (ids[i], ids[j]) in strong] for i in range(n)]
+    reached = {j for targets in succ for j in targets}
+    out = []
+
+    def walk(path: list[int]) -> None:
+        if not succ[path[-1]]:
+            body = render_path(words, path)
+            out.append((f"{GAP} " if path[0] > 0 else "") + body + (f" {GAP}" if path[-1] < n - 1 else ""))
+        for j in succ[path[-1]]:
+            walk(path + [j])
+
+    for i in range(n):
+        if i not in reached:
+            walk([i])
+    return out
+
+
 def render_path(words: list[str], path: list[int]) -> str:
     parts = [words[path[0]]]
     for prev, cur in zip(path, path[1:]):
@@ -98,11 +133,23 @@ def render_path(words: list[str], path: list[int]) -> str:
 
 
 def count_templates(words_per_line: Sequence[Sequence[str]], window: int = 4, min_count: int = 20,
-                    min_pmi: float = 1.0, max_words: int = 4) -> Counter:
-    """Template counts (see the module docstring); only templates seen ``>= min_count`` times."""
+                    min_pmi: float = 1.0, max_words: int = 4, style: str = "ours",
+                    min_proba: float = 1e-5) -> Counter:
+    """Template counts (see the module docstring). ``style='ours'``: paths of 2..``max_words``
+    words, templates seen ``>= min_count`` times; ``'author'``: complete paths, ``min_proba``
+    instead of ``min_count``, no length limit."""
+    if style not in STYLES:
+        raise ValueError(f"template style must be one of {STYLES}, got {style!r}")
     sents = sentences(words_per_line)
     if not sents:
         raise ValueError("no sentences to count templates in (empty or punctuation-only text)")
+    if style == "author":
+        vocab, strong = strong_pairs(sents, window, 1, min_pmi, min_proba)
+        counts: Counter = Counter()
+        for s in sents:
+            counts.update(complete_paths(s, [vocab[w] for w in s], strong, window))
+        total = sum(counts.values())
+        return Counter({t: c for t, c in counts.items() if c / total > min_proba})
     vocab, strong = strong_pairs(sents, window, min_count, min_pmi)
     counts: Counter = Counter()
     for s in sents:
@@ -150,6 +197,10 @@ class TemplateParser:
                 for score, tree in match(parts, 1, a + 1, b):
                     if logp + score > best[0]:
                         best = (logp + score, ("T", (words[a],) + tree))
+            for parts, logp in self.by_first.get(GAP, ()):  # author-style: X at the start
+                for score, tree in match(parts, 0, a, b):
+                    if logp + score > best[0]:
+                        best = (logp + score, ("T", tree))
             return best
 
         def match(parts: list[str], k: int, pos: int, b: int):
@@ -159,7 +210,10 @@ class TemplateParser:
                     yield 0.0, ()
                 return
             if parts[k] == GAP:
-                for end in range(pos + 1, b):
+                # leave one word for each fixed word still to match (a trailing X may reach b);
+                # a leading X then never spans the whole unit, so the recursion shrinks
+                need = sum(p != GAP for p in parts[k + 1:])
+                for end in range(pos + 1, b - need + 1):
                     g_score, g_tree = sequence(pos, end)
                     for rest_score, rest in match(parts, k + 1, end, b):
                         yield g_score + rest_score, (("G", g_tree),) + rest
@@ -190,7 +244,10 @@ def run_command(args) -> dict:
              for ln in raw_of(read_lines(path, args.format, args.encoding, keep_blank=keep))]
     words = lexicon.segmenter().segment(lines)
     if args.command == "templates":
-        counts = count_templates(words, args.window, args.min_count, args.min_pmi, args.max_words)
+        author = args.style == "author"
+        window = args.window if args.window is not None else (5 if author else 4)
+        min_pmi = args.min_pmi if args.min_pmi is not None else (2.0 if author else 1.0)
+        counts = count_templates(words, window, args.min_count, min_pmi, args.max_words, args.style, args.min_proba)
         rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         atomic_write(args.out, "template\tcount\n" + "".join(f"{t}\t{c}\n" for t, c in rows))
         return {"sentences": len(sentences(words)), "templates": len(rows), "top": [f"{t}\t{c}" for t, c in rows[:10]]}

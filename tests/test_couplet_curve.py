@@ -1,0 +1,62 @@
+"""The 5-epoch couplet rows: the per-epoch test curve and scoring the best val/loss weights."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+
+from lit_gen.cli import LitGenCLI
+from lit_gen.tasks.couplet import CoupletWriter
+from lit_gen.tasks.couplet.bench import couplet_bleu, couplet_curve
+from lit_gen.tasks.couplet.curve import CoupletCurveCallback
+from test_couplet_data import LOWERS, UPPERS, write_split
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_curve_per_epoch_and_the_best_val_loss_weights(tmp_path):
+    data = tmp_path / "data"
+    write_split(data / "train", UPPERS * 30, LOWERS * 30)
+    write_split(data / "test", UPPERS, LOWERS)
+    cli = LitGenCLI(args=["--config", str(ROOT / "configs/couplet/conv_5ep.yaml"), "--model.dim", "16",
+                          "--model.depth", "1", "--model.lr", "0.03", f"--data.root={data}", "--data.val_size", "7",
+                          "--trainer.max_epochs", "3", "--trainer.enable_progress_bar", "false",
+                          "--trainer.logger", "false", f"--trainer.default_root_dir={tmp_path}"], run=False)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    curve = couplet_curve(cli.model, cli.datamodule, cli.trainer)
+    points = curve.protocol["points"]
+    assert [p["epoch"] for p in points] == [1, 2, 3]
+    assert all(0 <= p["bleu4"] <= 100 and 0 <= p["char_acc"] <= 100 and p["val_loss"] is not None for p in points)
+    assert curve.values == {"curve_bleu4": points[-1]["bleu4"], "curve_char_acc": points[-1]["char_acc"]}
+    # spoil the live weights: best_val_loss must score the checkpoint's, the default these
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in cli.model.parameters():
+            p.add_(torch.randn_like(p))
+    best = couplet_bleu(cli.model, cli.datamodule, cli.trainer, weights="best_val_loss")
+    saved = torch.load(cli.trainer.checkpoint_callback.best_model_path, map_location="cpu", weights_only=False)
+    reference = copy.deepcopy(cli.model)
+    reference.load_state_dict(saved["state_dict"])
+    expected = CoupletWriter(reference).score(cli.datamodule.test_set.pairs)
+    assert best.values == {"bleu4": 100 * expected["bleu4"], "char_acc": 100 * expected["char_acc"]}
+    chosen = best.protocol["selected"]
+    # the checkpoint kept is the epoch with the lowest val/loss the curve saw
+    assert chosen["val_loss"] == pytest.approx(min(p["val_loss"] for p in points))
+    epoch_of_best = min(points, key=lambda p: p["val_loss"])["epoch"]
+    assert chosen["epoch"] == epoch_of_best - 1  # Lightning's checkpoint epochs count from 0
+    final = couplet_bleu(cli.model, cli.datamodule, cli.trainer)
+    assert "selected" not in final.protocol and final.protocol["decoding"] == "greedy"
+    assert final.values != best.values
+    with pytest.raises(ValueError, match="weights"):
+        couplet_bleu(cli.model, cli.datamodule, cli.trainer, weights="last")
+
+
+def test_curve_callback_settings_are_checked():
+    for bad in (dict(every_n_epochs=0), dict(limit=0), dict(beam_width=0)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            CoupletCurveCallback(**bad)
