@@ -23,22 +23,14 @@ import time
 from pathlib import Path
 
 import torch
-from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
 from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 
 from lit_gen.bench.results import atomic_write_text
-from lit_gen.metrics.extractors import INCEPTION_SIZE, inception_ts_path, load_inception_ts
+from lit_gen.metrics.extractors import INCEPTION_SIZE, inception_input, inception_ts_path, load_inception_ts
 from lit_gen.metrics.fidelity import reference_images, to_uint8_rgb
 from lit_gen.metrics.inception_fast import FoldedConv
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def preprocess(images_uint8: torch.Tensor) -> torch.Tensor:
-    """What ``TorchScriptInception.forward`` feeds its network."""
-    x = interpolate_bilinear_2d_like_tensorflow1x(images_uint8.float(), size=(INCEPTION_SIZE, INCEPTION_SIZE),
-                                                  align_corners=False)
-    return (x - 128) / 128
 
 
 def conv_gflop_per_image(net: torch.nn.Module) -> float:
@@ -87,10 +79,10 @@ def main() -> None:
     seconds = {name: 0.0 for name in nets}
     with torch.no_grad():
         for name, net in nets.items():  # warm-up: oneDNN picks its kernels on the first calls
-            net(preprocess(sets["train"][: args.batch_size]))
+            net(inception_input(sets["train"][: args.batch_size]))
         for split, images in sets.items():
             for start in range(0, len(images), args.batch_size):
-                x = preprocess(images[start:start + args.batch_size])
+                x = inception_input(images[start:start + args.batch_size])
                 for name, net in nets.items():
                     t0 = time.perf_counter()
                     f = net(x).float()

@@ -125,9 +125,15 @@ class TorchScriptInception(_EagerExtractor):
 
     def forward(self, x: torch.Tensor):
         _check_uint8_rgb(x, "the inception-ts extractor")
-        x = interpolate_bilinear_2d_like_tensorflow1x(
-            x.float(), size=(INCEPTION_SIZE, INCEPTION_SIZE), align_corners=False)
-        return (self.net((x - 128) / 128).float(),)
+        return (self.net(inception_input(x)).float(),)
+
+
+def inception_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 ``(N, 3, H, W)`` → the network's input: TF1-exact bilinear resize to 299, then
+    ``(x − 128) / 128``."""
+    x = interpolate_bilinear_2d_like_tensorflow1x(images.float(), size=(INCEPTION_SIZE, INCEPTION_SIZE),
+                                                  align_corners=False)
+    return (x - 128) / 128
 
 
 #: lit-gen name -> (torch-fidelity registry name, class or None for torch-fidelity's own)

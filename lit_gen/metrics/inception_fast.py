@@ -47,47 +47,17 @@ class FoldedConv(nn.Module):
         return F.relu(F.conv2d(x, self.weight, self.bias, self.stride, self.padding))
 
 
-def _max3s2(x: Tensor) -> Tensor:
-    return F.max_pool2d(x, 3, 2)
-
-
-def _avg3s1(x: Tensor) -> Tensor:
-    return F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
-
-
-def _avg8(x: Tensor) -> Tensor:
-    return F.avg_pool2d(x, 8, 8)
-
-
-def _max3s1(x: Tensor) -> Tensor:
-    return F.max_pool2d(x, 3, 1, 1)
-
-
-class Chain(nn.Module):
-    """Layers applied one after another (a scripted ``Sequential`` of convs and pools)."""
-
-    def __init__(self, layers: list):
-        super().__init__()
-        self.layers = nn.ModuleList([m for m in layers if isinstance(m, nn.Module)])  # registered weights
-        self._fns = layers  # modules and pooling functions, in order
-
-    def forward(self, x: Tensor) -> Tensor:
-        for layer in self._fns:
-            x = layer(x)
-        return x
-
-
-def _convert(scripted) -> nn.Module | object:
-    """One scripted child → a FoldedConv, a pooling function or a Chain of them."""
+def _convert(scripted) -> nn.Module:
+    """One scripted child → a FoldedConv, a pooling layer or an ``nn.Sequential`` of them."""
     kind = scripted.original_name
     if kind == "Conv2dLayer":
         return FoldedConv(scripted)
-    if kind == "AvgPool2d":
-        return _avg3s1
-    if kind == "MaxPool2d":
-        return _max3s2
+    if kind == "AvgPool2d":  # inside the Inception blocks: 3×3, stride 1, padding not counted
+        return nn.AvgPool2d(3, 1, 1, count_include_pad=False)
+    if kind == "MaxPool2d":  # the stem's and the reduction blocks': 3×3, stride 2
+        return nn.MaxPool2d(3, 2)
     if kind == "Sequential":
-        return Chain([_convert(child) for _, child in scripted.named_children()])
+        return nn.Sequential(*[_convert(child) for _, child in scripted.named_children()])
     raise ValueError(f"unexpected layer {kind} in the TorchScript Inception")
 
 
@@ -96,8 +66,7 @@ class Branches(nn.Module):
 
     def __init__(self, scripted):
         super().__init__()
-        self.branches = [_convert(child) for _, child in scripted.named_children()]
-        self.modules_ = nn.ModuleList([b for b in self.branches if isinstance(b, nn.Module)])
+        self.branches = nn.ModuleList([_convert(child) for _, child in scripted.named_children()])
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.cat([branch(x) for branch in self.branches], 1)
@@ -112,7 +81,8 @@ class InceptionE(nn.Module):
         names = ("conv", "tower_conv", "tower_mixed_conv", "tower_mixed_conv_1", "tower_1_conv", "tower_1_conv_1",
                  "tower_1_mixed_conv", "tower_1_mixed_conv_1", "tower_2_conv")
         self.convs = nn.ModuleDict({n: FoldedConv(getattr(scripted, n)) for n in names})
-        self.pool = _avg3s1 if scripted.tower_2_pool.original_name == "AvgPool2d" else _max3s1
+        self.pool = (nn.AvgPool2d(3, 1, 1, count_include_pad=False) if scripted.tower_2_pool.original_name == "AvgPool2d"
+                     else nn.MaxPool2d(3, 1, 1))
 
     def forward(self, x: Tensor) -> Tensor:
         c = self.convs
@@ -129,7 +99,7 @@ class FastInception(nn.Module):
     def __init__(self, scripted: torch.jit.ScriptModule):
         super().__init__()
         layers = scripted.net.layers
-        blocks: list = []
+        blocks: list[nn.Module] = []
         for name, child in layers.named_children():
             kind = child.original_name
             if kind.startswith("Inception") and kind != "InceptionE":
@@ -137,10 +107,10 @@ class FastInception(nn.Module):
             elif kind == "InceptionE":
                 blocks.append(InceptionE(child))
             elif name == "pool2":  # global 8×8 average: the pool3 features
-                blocks.append(_avg8)
+                blocks.append(nn.AvgPool2d(8, 8))
             else:
                 blocks.append(_convert(child))
-        self.body = Chain(blocks)
+        self.body = nn.Sequential(*blocks)
         self.eval()
 
     @torch.inference_mode()
