@@ -21,7 +21,7 @@ import torch
 
 from couplet_speed import ROOT, default_checkpoints, entry_name
 
-from lit_gen.bench.results import atomic_write_text
+from lit_gen.utils.io import atomic_write_text
 from lit_gen.tasks.couplet.data import read_pairs
 from lit_gen.tasks.couplet.significance import corpus_stats, paired_bootstrap
 from lit_gen.tasks.couplet.writer import CoupletWriter

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import torch
 
-from lit_gen.bench.results import atomic_write_text
 from lit_gen.tasks.couplet.data import read_pairs
 from lit_gen.tasks.couplet.writer import CoupletWriter
+from lit_gen.utils.io import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks/results/cpu/work"

@@ -263,7 +263,7 @@ def main() -> None:
                   flush=True)
             records.append(rec)
 
-    from lit_gen.bench.results import atomic_write_text
+    from lit_gen.utils.io import atomic_write_text
 
     out = Path(args.out)
     old = json.loads(out.read_text()) if out.exists() else []

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 
-from lit_gen.bench.results import atomic_write_text
+from lit_gen.utils.io import atomic_write_text
 from lit_gen.metrics.extractors import INCEPTION_SIZE, inception_input, inception_ts_path, load_inception_ts
 from lit_gen.metrics.fidelity import reference_images, to_uint8_rgb
 from lit_gen.metrics.inception_fast import FoldedConv

@@ -26,7 +26,7 @@ def find_root(start: Path | None = None) -> Path:
 
 def embed_table(readme: Path, suite: str, leaderboard_md: str) -> None:
     """Replace the block between ``<!-- leaderboard:SUITE -->`` markers with the table."""
-    from lit_gen.bench.results import atomic_write_text
+    from lit_gen.utils.io import atomic_write_text
 
     start, end = f"<!-- leaderboard:{suite} -->", f"<!-- /leaderboard:{suite} -->"
     text = readme.read_text(encoding="utf-8")
@@ -167,8 +167,8 @@ def main(argv: Sequence[str] = ()) -> int:
 def _print_plan(args: argparse.Namespace, entries, out: Path, root: Path, work: Path | None) -> int:
     """``--plan``: the pending runs as commands that name everything they depend on (absolute
     folders, devices), so any machine that sees the same folders can run any line."""
-    from lit_gen.bench.results import atomic_write_text
     from lit_gen.bench.runner import pending
+    from lit_gen.utils.io import atomic_write_text
 
     seeds = args.seed if args.seed else args.seeds
     suite_dir = out / Path(args.suite).name

@@ -18,13 +18,12 @@ import csv
 import io
 import json
 import math
-import os
 import statistics
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from lit_gen.bench.suite import Entry
+from lit_gen.utils.io import atomic_path, atomic_write_text
 
 
 class CorruptResultError(ValueError):
@@ -32,21 +31,6 @@ class CorruptResultError(ValueError):
 
 
 REQUIRED_FIELDS = ("entry", "seed", "config_hash", "metrics")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run_path(suite_dir: Path, entry: str, seed: int) -> Path:
@@ -242,14 +226,11 @@ def render_png(rows: list[dict[str, Any]], path: Path) -> None:
         ax.axis("off")
     fig.tight_layout()
     # a unique temp name: two `--only` runs of one suite may write the picture at the same time
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".leaderboard.", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=110)
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
 
 
 def write_leaderboard(suite_dir: Path, suite: str, rows: list[dict[str, Any]], command: str) -> None:

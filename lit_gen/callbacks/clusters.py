@@ -8,6 +8,7 @@ import lightning as L
 from torchvision.utils import save_image
 
 from lit_gen.callbacks.images import ImageGridCallback, epoch_is_due
+from lit_gen.utils.io import atomic_path
 from lit_gen.utils.rng import seeded
 
 
@@ -45,7 +46,6 @@ class ClusterGridCallback(L.Callback):
                 grid = pl_module.cluster_grid(self.per_cluster, self.temperature)
         finally:
             pl_module.train(was_training)
-        tmp = path.with_suffix(".tmp.png")
-        save_image(grid.float().cpu(), tmp, nrow=self.per_cluster)
-        os.replace(tmp, path)  # atomic: a viewer never sees half a file
+        with atomic_path(path, suffix=".png") as tmp:  # a viewer never sees half a file
+            save_image(grid.float().cpu(), tmp, nrow=self.per_cluster)
         return path

@@ -30,8 +30,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from lit_gen.data.images import resize_uint8
 from lit_gen.data.sources import locate_and_load
-from lit_gen.metrics.cache import atomic_save, cache_dir, tensor_digest
+from lit_gen.metrics.cache import cache_dir, tensor_digest
 from lit_gen.nn.classifiers import build_classifier
+from lit_gen.utils.io import atomic_save
 from lit_gen.utils.rng import seeded
 
 #: bump when the training recipe changes in a way the hash below does not see

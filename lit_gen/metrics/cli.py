@@ -82,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from lit_gen.bench.results import atomic_write_text
     from lit_gen.metrics.evaluate import evaluate
+    from lit_gen.utils.io import atomic_write_text
 
     result = evaluate(
         args.source, n=args.n, reference=args.reference, against=args.against, metrics=args.metrics,

@@ -9,11 +9,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from lit_gen.utils.io import atomic_write_text
 
 RULE_NAMES = ("no_same_char", "copy_punct", "align_repeats")
 
@@ -75,14 +75,6 @@ def write_file_lines(writer, uppers: list[str]) -> tuple[list[str], dict[int, st
     return lowers, {todo[j] + 1: reason for j, reason in writer.rejected.items()}
 
 
-def _write_atomic(path: str, text: str) -> None:
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, target)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.lines and not args.file and not args.evaluate:
@@ -105,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.file:
         lowers, refused = write_file_lines(writer, _read(args.file))
         text = "".join(low + "\n" for low in lowers)
-        _write_atomic(args.out, text) if args.out else sys.stdout.write(text)
+        atomic_write_text(args.out, text) if args.out else sys.stdout.write(text)
         if refused:
             shown = list(refused.items())[:10]
             print(f"lit-gen couplet: {len(refused)} lines could not be written and were left empty:\n"

@@ -13,8 +13,6 @@ counted in :attr:`CoupletWriter.unknown` (the model still answers them).
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +25,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from lit_gen.tasks.couplet.decode import Rules, decode_batch, punct_mask, tone_masks
 from lit_gen.tasks.couplet.metrics import CoupletScores
 from lit_gen.tasks.couplet.text import CoupletInputError, check_line
+from lit_gen.utils.io import atomic_write_lines
 
 log = logging.getLogger(__name__)
 
@@ -163,9 +162,4 @@ class CoupletPredictionWriter(BasePredictionWriter):
     def write_on_epoch_end(self, trainer, pl_module, predictions, batch_indices) -> None:
         lowers = {k: lower for batch in predictions for k, _, lower in batch}
         n = max(getattr(trainer.datamodule, "predict_lines", 0), max(lowers, default=-1) + 1)
-        target = Path(self.output)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.writelines(lowers.get(k, "") + "\n" for k in range(n))
-        os.replace(tmp, target)
+        atomic_write_lines(self.output, (lowers.get(k, "") for k in range(n)))

@@ -135,7 +135,8 @@ def _build(args) -> dict:
     from lit_gen.tasks.lexicon.build import BuildConfig, build_lexicon
     from lit_gen.tasks.lexicon.counting import NgramCounter
     from lit_gen.tasks.lexicon.io import raw_of, read_lines
-    from lit_gen.tasks.lexicon.lexicon import atomic_write, bits_per_char
+    from lit_gen.tasks.lexicon.lexicon import bits_per_char
+    from lit_gen.utils.io import atomic_write_text
 
     cfg = BuildConfig(args.method, args.max_n, args.min_prob, args.min_pmi, args.redundancy_pmi,
                       args.min_count, tuple(args.min_cohesion), args.em_iters, args.max_word_len,
@@ -152,20 +153,21 @@ def _build(args) -> dict:
              "L_chars_bits": bits_per_char(["x"] * len(tables[0]), tables[0].counts),
              "L_lexicon_bits": lexicon.bits_per_char()}
     lexicon.save(args.out)
-    atomic_write(args.out + ".json", json.dumps(stats, indent=2) + "\n")
+    atomic_write_text(args.out + ".json", json.dumps(stats, indent=2) + "\n")
     return stats
 
 
 def _segment(args) -> dict:
     from lit_gen.tasks.lexicon.io import raw_of, read_lines
-    from lit_gen.tasks.lexicon.lexicon import Lexicon, atomic_write
+    from lit_gen.tasks.lexicon.lexicon import Lexicon
+    from lit_gen.utils.io import atomic_write_text
 
     seg = Lexicon.load(args.lexicon).segmenter()
     # one output line per input line, blank ones too: line k of the output is line k of the input
     lines = [ln for path in args.input
              for ln in raw_of(read_lines(path, args.format, args.encoding, keep_blank=True))]
     words = seg.segment(lines)
-    atomic_write(args.out, "".join("  ".join(ws) + "\n" for ws in words))
+    atomic_write_text(args.out, "".join("  ".join(ws) + "\n" for ws in words))
     return {"lines": len(lines), "words": sum(map(len, words))}
 
 

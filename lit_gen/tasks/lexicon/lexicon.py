@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,22 +18,9 @@ import numpy as np
 
 from lit_gen.tasks.lexicon.segment import Segmenter, WordIndex
 from lit_gen.tasks.lexicon.text import display, parse_display
+from lit_gen.utils.io import atomic_write_text
 
 HEADER = ("word", "count", "score", "cohesion", "left_entropy", "right_entropy")
-
-
-def atomic_write(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file + rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass
@@ -90,7 +76,7 @@ class Lexicon:
         return "\n".join(rows) + "\n"
 
     def save(self, path: str | os.PathLike) -> None:
-        atomic_write(path, self.to_tsv())
+        atomic_write_text(path, self.to_tsv())
 
     @staticmethod
     def load(path: str | os.PathLike) -> Lexicon:

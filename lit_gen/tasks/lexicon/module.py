@@ -23,10 +23,10 @@ import torch.distributed as dist
 from lit_gen.tasks.lexicon.build import BuildConfig, build_lexicon, merged_tables
 from lit_gen.tasks.lexicon.counting import NgramCounter
 from lit_gen.tasks.lexicon.io import read_lines
-from lit_gen.tasks.lexicon.lexicon import Lexicon, atomic_write, bits_per_char
+from lit_gen.tasks.lexicon.lexicon import Lexicon, bits_per_char
 from lit_gen.tasks.lexicon.scoring import LexiconScore, SighanScore
 from lit_gen.utils.errors import LitGenConfigError
-
+from lit_gen.utils.io import atomic_write_text
 
 _D = BuildConfig()  # the defaults (chosen on the PFR dev split)
 
@@ -115,7 +115,7 @@ class LexiconModule(L.LightningModule):
         if self.trainer.is_global_zero and self.hparams.output_dir:
             out = Path(self.hparams.output_dir)
             self.lexicon.save(out / "lexicon.tsv")
-            atomic_write(out / "stats.json", json.dumps({**self.stats, "config": vars(self.config)},
+            atomic_write_text(out / "stats.json", json.dumps({**self.stats, "config": vars(self.config)},
                                                         indent=2, default=list) + "\n")
 
     def check_ready(self, stage: str, ckpt_path: str | None = None) -> None:

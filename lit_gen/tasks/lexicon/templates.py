@@ -34,8 +34,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from lit_gen.tasks.lexicon.lexicon import atomic_write
 from lit_gen.tasks.lexicon.text import atomize
+from lit_gen.utils.io import atomic_write_text
 
 GAP = "X"
 #: ``count_templates`` styles: ours, or the author's nlp-zero ``Template_Finder``
@@ -249,13 +249,13 @@ def run_command(args) -> dict:
         min_pmi = args.min_pmi if args.min_pmi is not None else (2.0 if author else 1.0)
         counts = count_templates(words, window, args.min_count, min_pmi, args.max_words, args.style, args.min_proba)
         rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        atomic_write(args.out, "template\tcount\n" + "".join(f"{t}\t{c}\n" for t, c in rows))
+        atomic_write_text(args.out, "template\tcount\n" + "".join(f"{t}\t{c}\n" for t, c in rows))
         return {"sentences": len(sentences(words)), "templates": len(rows), "top": [f"{t}\t{c}" for t, c in rows[:10]]}
     templates = _load_templates(args.templates)
     word_counts = dict(zip(lexicon.words, lexicon.counts.tolist()))
     parser = TemplateParser(templates, word_counts)
     trees = [" ".join(parser.parse(s) for s in sentences([ws])) for ws in words]
-    atomic_write(args.out, "".join(t + "\n" for t in trees))
+    atomic_write_text(args.out, "".join(t + "\n" for t in trees))
     return {"lines": len(trees), "examples": trees[:2]}
 
 
