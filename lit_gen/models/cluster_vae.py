@@ -22,13 +22,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from lit_gen.data.augment import check_warp_ranges, random_affine
+from lit_gen.losses.clustering import TERMS as CLUSTER_TERMS
+from lit_gen.losses.clustering import ClusterBatch, compute_terms, summed_order
+from lit_gen.losses.gaussian import gaussian_kl, gaussian_kl_between, gaussian_log_prob
 from lit_gen.metrics.clustering import ClusterAccuracy, ClusterPurity
 from lit_gen.models.base import epoch_means
-from lit_gen.models.vae import VAE, gaussian_kl, gaussian_log_prob
+from lit_gen.models.vae import VAE
 from lit_gen.nn.post_cluster import PostDecoder, PostEncoder, post_classifier
 
-TERMS = ("loss", "nelbo", "recon", "latent_kl", "cat_kl", "invariance", "contrastive", "consistency", "balance",
-         "confidence", "pair_mi", "vat", "neighbour", "self_label")
+TERMS = ("loss", "nelbo", "recon", "latent_kl", "cat_kl", *summed_order())
 
 
 class ClusterVAE(VAE):
@@ -325,20 +327,16 @@ class ClusterVAE(VAE):
         terms = {"nelbo": recon + latent_kl + cat_kl, "recon": recon, "latent_kl": latent_kl, "cat_kl": cat_kl,
                  **self.augmentation_terms(x, mu)}
         h = self.hparams
-        terms["loss"] = (h.recon_weight * recon + latent_kl + cat_kl + h.invariance_weight * terms["invariance"]
-                         + h.contrastive_weight * terms["contrastive"]
-                         + h.consistency_weight * terms["consistency"] + h.balance_weight * terms["balance"]
-                         + h.confidence_weight * terms["confidence"] + h.pair_mi_weight * terms["pair_mi"]
-                         + h.vat_weight * terms["vat"] + self.neighbour_scale() * terms["neighbour"]
-                         + h.self_label_weight * terms["self_label"])
+        weights = {name: h[f"{name}_weight"] for name in CLUSTER_TERMS} | {"neighbour": self.neighbour_scale()}
+        loss = h.recon_weight * recon + latent_kl + cat_kl
+        for name in summed_order():  # in the stored results' order: the float sum rounds in order
+            loss = loss + weights[name] * terms[name]
+        terms["loss"] = loss
         return terms
 
     def cluster_kls(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         """KL(N(mu, σ²) ‖ q(z|y)) in nats for every cluster, closed form: ``(B, D) → (B, K)``."""
-        prior_logvar = self.cluster_logvars()                                          # (K, D)
-        mu, logvar = mu.unsqueeze(1), logvar.unsqueeze(1)                              # (B, 1, D)
-        return 0.5 * (prior_logvar - logvar + (logvar.exp() + (mu - self.means).pow(2)) / prior_logvar.exp()
-                      - 1.0).sum(-1)
+        return gaussian_kl_between(mu.unsqueeze(1), logvar.unsqueeze(1), self.means, self.cluster_logvars())
 
     def neighbour_scale(self) -> float:
         """The neighbour term's weight now: ``neighbour_weight``, ramped over ``neighbour_warmup``
@@ -352,77 +350,24 @@ class ClusterVAE(VAE):
         return h.neighbour_weight * min(1.0, max(0.0, clustering_epochs) / h.neighbour_warmup)
 
     def augmentation_terms(self, x: torch.Tensor, mu: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``invariance``, ``contrastive``, ``consistency``, ``balance``, ``confidence``, ``pair_mi``,
-        ``vat``, ``neighbour`` and ``self_label`` (each ``(B,)``; zeros when their weights are 0).
-        ``mu`` ``(B, latent_dim)`` is the encoder mean of ``x``.
+        """The optional terms of :mod:`lit_gen.losses.clustering` (each ``(B,)``, nats; zeros when
+        off). ``mu`` ``(B, latent_dim)`` is the encoder mean of ``x``.
 
-        ``balance`` = −H(batch mean of p(y|mu(x))), a batch-level value repeated per image.
-        While pre-training only ``invariance`` and ``contrastive`` are on (the clusters are not
-        trained yet).
+        A term is on when its weight is > 0 (a term that needs the clusters: once pre-training is
+        over). The warp and the cluster posteriors are computed once, if a term that is on needs
+        them; the cheap terms that read them are then computed too, for the logs.
         """
         h = self.hparams
-        zeros = torch.zeros_like(mu[:, 0])
-        terms = {"invariance": zeros, "contrastive": zeros, "consistency": zeros, "balance": zeros,
-                 "confidence": zeros, "pair_mi": zeros, "vat": zeros, "neighbour": zeros, "self_label": zeros}
-        clusters_on = not self.pretraining
-        warp = (h.invariance_weight > 0 or h.contrastive_weight > 0
-                or (clusters_on and (h.consistency_weight > 0 or h.pair_mi_weight > 0 or h.self_label_weight > 0)))
-        if warp:
-            mu_warped = self.warped_code(x)
-            terms["invariance"] = (mu_warped - mu).pow(2).sum(1)
-            if h.contrastive_weight > 0:
-                other = mu
-                if h.contrastive_views == "two_warps":
-                    other = self.warped_code(x)
-                terms["contrastive"] = self.nt_xent(other, mu_warped, h.contrastive_temperature)
-        if clusters_on and (h.consistency_weight > 0 or h.balance_weight > 0 or h.confidence_weight > 0
-                            or h.pair_mi_weight > 0 or h.vat_weight > 0 or h.neighbour_weight > 0
-                            or h.self_label_weight > 0):
-            log_p = F.log_softmax(self.cluster_logits(mu), dim=1)
-            if h.neighbour_weight > 0:
-                terms["neighbour"] = self.neighbour_disagreement(mu, log_p)
-            if h.vat_weight > 0 and self.training and torch.is_grad_enabled():
-                terms["vat"] = self.virtual_adversarial_kl(x, log_p)
-            terms["balance"] = zeros + self.negative_marginal_entropy(log_p)
-            terms["confidence"] = -(log_p.exp() * log_p).sum(1)
-            if warp:
-                target = log_p.detach()
-                log_p_warped = F.log_softmax(self.cluster_logits(mu_warped), dim=1)
-                terms["consistency"] = self.categorical_kl(target, log_p_warped)
-                terms["pair_mi"] = zeros - self.pair_mutual_information(log_p, log_p_warped)
-                if h.self_label_weight > 0:
-                    terms["self_label"] = self.self_label_loss(target, log_p_warped, h.self_label_threshold)
+        clustering = not self.pretraining
+        on = [t for t in CLUSTER_TERMS.values() if h[f"{t.name}_weight"] > 0 and (clustering or not t.needs_clusters)]
+        batch = ClusterBatch(x, mu, self.warped_code(x) if any(t.needs_warp for t in on) else None,
+                             any(t.needs_clusters for t in on), self.code_bank[: self.bank_filled],
+                             self.cluster_logits, lambda images: self.encode(images)[0], self.warped_code,
+                             self.training)
+        terms = compute_terms(batch, {t.name for t in on}, h)
         if h.neighbour_weight > 0 and self.training:
             self.remember_codes(mu.detach())
         return terms
-
-    @staticmethod
-    def self_label_loss(log_p: torch.Tensor, log_q: torch.Tensor, threshold: float) -> torch.Tensor:
-        """Per image ``(B,)``: ``w_c · CE(log_q, c)`` where ``c = argmax log_p`` if ``max p >= threshold``,
-        else 0. ``log_p`` (targets, no gradient) and ``log_q`` (trained) are ``(B, K)``. ``w_c`` =
-        (confident images) / (clusters among them × confident images in c), so each cluster present
-        among the confident images weighs the same and the weights average to 1 over them."""
-        confidence, label = log_p.detach().max(1)
-        confident = confidence >= math.log(threshold)
-        count = torch.bincount(label[confident], minlength=log_p.shape[1]).to(log_q.dtype)
-        present = (count > 0).sum().clamp_min(1)
-        weight = confident.sum() / (present * count.clamp_min(1))                   # (K,)
-        ce = F.nll_loss(log_q, label, reduction="none")
-        return torch.where(confident, weight[label] * ce, torch.zeros_like(ce))
-
-    def neighbour_disagreement(self, mu: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
-        """``−log Σ_y p(y|mu(x)) p(y|c)`` per image ``(B,)``, ``c`` drawn uniformly from the
-        ``neighbour_k`` bank codes with the highest cosine similarity to ``mu(x)`` ``(B, latent_dim)``;
-        ``log_p`` ``(B, K)`` is log p(y|mu(x)). Zeros until the bank holds ``neighbour_k`` codes."""
-        k = self.hparams.neighbour_k
-        if self.bank_filled < k:
-            return torch.zeros_like(mu[:, 0])
-        bank = self.code_bank[: self.bank_filled]
-        similarity = F.normalize(mu.detach(), dim=1) @ F.normalize(bank, dim=1).t()      # (B, filled)
-        nearest = similarity.topk(k, dim=1).indices                                       # (B, k)
-        pick = nearest.gather(1, torch.randint(k, (len(mu), 1), device=mu.device)).squeeze(1)
-        log_q = F.log_softmax(self.cluster_logits(bank[pick]), dim=1)
-        return -torch.logsumexp(log_p + log_q, dim=1)
 
     @torch.no_grad()
     def remember_codes(self, codes: torch.Tensor) -> None:
@@ -439,65 +384,6 @@ class ClusterVAE(VAE):
         h = self.hparams
         return self.encode(random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale,
                                          flip=h.augment_flip))[0]
-
-    def cluster_log_probs(self, x: torch.Tensor) -> torch.Tensor:
-        """log p(y | z = mu(x)) ``(B, K)`` for images ``(B, C, H, W)``, with gradients."""
-        return F.log_softmax(self.cluster_logits(self.encode(x)[0]), dim=1)
-
-    def virtual_adversarial_kl(self, x: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
-        """``KL(p ‖ p(y|mu(x + r_adv)))`` per image ``(B,)``, ``p`` = ``log_p.exp()`` held fixed.
-
-        ``r_adv`` (norm ``vat_epsilon`` per image) follows the gradient, at a random probe of
-        norm ``vat_xi``, of the same KL: one power iteration towards the direction in which the
-        cluster posterior is most sensitive.
-        """
-        h = self.hparams
-        target = log_p.detach()
-
-        def per_image_unit(v: torch.Tensor) -> torch.Tensor:
-            return v / v.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (v.dim() - 1))
-
-        probe = (h.vat_xi * per_image_unit(torch.randn_like(x))).requires_grad_(True)
-        kl = self.categorical_kl(target, self.cluster_log_probs(x + probe)).sum()
-        (direction,) = torch.autograd.grad(kl, probe)
-        r_adv = h.vat_epsilon * per_image_unit(direction)
-        return self.categorical_kl(target, self.cluster_log_probs(x + r_adv))
-
-    @staticmethod
-    def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
-        """NT-Xent loss in nats per pair ``(B,)`` of two views ``a``, ``b`` ``(B, D)`` of a batch.
-
-        Each of the 2B codes must pick its partner (row b of the other view) out of the other
-        2B − 1 by cosine similarity / ``temperature``; the two directions are averaged.
-        """
-        n = a.shape[0]
-        codes = F.normalize(torch.cat([a, b]), dim=1)
-        logits = codes @ codes.t() / temperature
-        logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=a.device), float("-inf"))
-        partner = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(a.device)
-        per_code = F.cross_entropy(logits, partner, reduction="none")
-        return (per_code[:n] + per_code[n:]) / 2
-
-    @staticmethod
-    def categorical_kl(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
-        """KL(p ‖ q) in nats per row ``(B,)`` of two ``(B, K)`` log-probability tables."""
-        return (log_p.exp() * (log_p - log_q)).sum(1)
-
-    @staticmethod
-    def negative_marginal_entropy(log_p: torch.Tensor) -> torch.Tensor:
-        """−H(mean_b p(y|·)) in nats, a scalar, from ``log_p`` ``(B, K)``; minimal (−log K) when
-        the clusters are used evenly."""
-        marginal = log_p.exp().mean(0)
-        return (marginal * marginal.clamp_min(1e-12).log()).sum()
-
-    @staticmethod
-    def pair_mutual_information(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
-        """I(y; y') in nats, a scalar, of the symmetrised joint ``mean_b p_b q_bᵀ`` ``(K, K)``
-        of two ``(B, K)`` log-posteriors (an image and its warp)."""
-        joint = log_p.exp().t() @ log_q.exp() / log_p.shape[0]
-        joint = ((joint + joint.t()) / 2).clamp_min(1e-12)
-        row, col = joint.sum(1, keepdim=True), joint.sum(0, keepdim=True)
-        return (joint * (joint.log() - row.log() - col.log())).sum()
 
     @torch.no_grad()
     def cluster_probs(self, x: torch.Tensor) -> torch.Tensor:
