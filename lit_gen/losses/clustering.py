@@ -170,22 +170,28 @@ def self_label_loss(log_p: Tensor, log_q: Tensor, threshold: float) -> Tensor:
 
 # ----- the terms, in the order they are computed -----
 def invariance(b: ClusterBatch) -> Tensor:
-    """``‖mu(a(x)) − mu(x)‖²``: the code should not move when the image is warped a little."""
+    """``‖mu(a(x)) − mu(x)‖²``, ``a`` a random affine warp (:func:`lit_gen.data.augment.random_affine`):
+    the code of an image should not move when the digit is shifted or tilted a little."""
     return (b.mu_warped - b.mu).pow(2).sum(1)
 
 
 def contrastive(b: ClusterBatch, *, contrastive_temperature: float, contrastive_views: str) -> Tensor:
     """NT-Xent (SimCLR, Chen et al. 2020) between the codes of ``x`` (or, with ``two_warps``, of a
-    second independent warp) and of the warp: pulls an image's views together and pushes other
-    images apart."""
+    second, independent warp) and of its warp: ``cos(mu(x), mu(a(x))) / τ`` must beat the
+    similarities to every other image of the batch (and its warp). Where ``invariance`` only
+    pulls the two codes together, this also pushes different images apart, so the codes of a
+    class gather while the classes separate."""
     other = b.warped_code(b.x) if contrastive_views == "two_warps" else b.mu
     return nt_xent(other, b.mu_warped, contrastive_temperature)
 
 
 def neighbour(b: ClusterBatch, *, neighbour_k: int) -> Tensor:
     """``−log Σ_y p(y|mu(x)) p(y|c)``, ``c`` drawn uniformly from the ``neighbour_k`` bank codes
-    with the highest cosine similarity to ``mu(x)`` (SCAN, Van Gansbeke et al. 2020, with a memory
-    bank). Zeros until the bank holds ``neighbour_k`` codes."""
+    with the highest cosine similarity to ``mu(x)`` (SCAN's neighbour consistency, Van Gansbeke
+    et al. 2020, with a memory bank instead of a mined data set): images whose codes are close
+    should share a cluster, which reaches past the warps to other images of a class. The bank
+    holds detached codes, so the gradient reaches the encoder through ``x`` only and the
+    classifier through both sides. Zeros until the bank holds ``neighbour_k`` codes."""
     if len(b.code_bank) < neighbour_k:
         return torch.zeros_like(b.mu[:, 0])
     similarity = F.normalize(b.mu.detach(), dim=1) @ F.normalize(b.code_bank, dim=1).t()    # (B, N)
@@ -196,9 +202,12 @@ def neighbour(b: ClusterBatch, *, neighbour_k: int) -> Tensor:
 
 
 def vat(b: ClusterBatch, *, vat_epsilon: float, vat_xi: float) -> Tensor:
-    """``KL(p ‖ p(y|mu(x + r_adv)))`` (VAT, Miyato et al. 2018), ``p`` held fixed; ``r_adv`` (norm
-    ``vat_epsilon`` per image) follows the gradient of the same KL at a random probe of norm
-    ``vat_xi``: one power iteration. Zeros outside training (it needs input gradients)."""
+    """``KL(p ‖ p(y|mu(x + r_adv)))`` (VAT, Miyato et al. 2018; IMSAT, Hu et al. 2017), ``p`` =
+    p(y|mu(x)) held fixed; ``r_adv`` (L2 norm ``vat_epsilon`` per image, pixel units) follows the
+    gradient of the same KL at a random probe of norm ``vat_xi``: one power iteration towards the
+    direction in which the cluster posterior is most sensitive. Where warps ask for invariance
+    to chosen moves, VAT asks for smoothness in every direction. Zeros outside training (it
+    needs input gradients)."""
     if not (b.training and torch.is_grad_enabled()):
         return torch.zeros_like(b.mu[:, 0])
     target = b.log_p.detach()
@@ -216,28 +225,35 @@ def vat(b: ClusterBatch, *, vat_epsilon: float, vat_xi: float) -> Tensor:
 
 
 def balance(b: ClusterBatch) -> Tensor:
-    """``−H(mean_batch p(y|mu(x)))`` (IMSAT's marginal entropy), a batch value repeated per image."""
+    """``−H(mean_batch p(y|mu(x)))`` (IMSAT's marginal entropy): keeps every cluster in use. A
+    batch value, repeated per image."""
     return torch.zeros_like(b.mu[:, 0]) + negative_marginal_entropy(b.log_p)
 
 
 def confidence(b: ClusterBatch) -> Tensor:
-    """``H(p(y|mu(x)))``, the per-image cluster entropy."""
+    """``H(p(y|mu(x)))``, the per-image cluster entropy: with ``balance`` it makes IMSAT's mutual
+    information ``H(Y) − H(Y|X)``, confident assignments spread over all clusters."""
     return -(b.log_p.exp() * b.log_p).sum(1)
 
 
 def consistency(b: ClusterBatch) -> Tensor:
-    """``KL(p(y|mu(x)) ‖ p(y|mu(a(x))))``, the first side held fixed."""
+    """``KL(p(y|mu(x)) ‖ p(y|mu(a(x))))``, the first side held fixed: the cluster should not
+    change under the warp."""
     return categorical_kl(b.log_p.detach(), b.log_p_warped)
 
 
 def pair_mi(b: ClusterBatch) -> Tensor:
-    """``−I(y; y')`` between the clusters of an image and of its warp (IIC, Ji et al. 2019)."""
+    """``−I(y; y')`` between the clusters of an image and of its warp, from the batch's
+    symmetrised joint (IIC, Ji et al. 2019). Maximising it asks for the same, confident cluster
+    on both sides and for evenly used clusters at once. A batch value, repeated per image."""
     return torch.zeros_like(b.mu[:, 0]) - pair_mutual_information(b.log_p, b.log_p_warped)
 
 
 def self_label(b: ClusterBatch, *, self_label_threshold: float) -> Tensor:
-    """SCAN's self-labelling: confident images train their warp on their cluster
-    (:func:`self_label_loss`)."""
+    """SCAN's self-labelling (Van Gansbeke et al. 2020): images whose largest p(y|mu(x)) is >=
+    ``self_label_threshold`` take that cluster as a hard label, and their warp is trained on it
+    by cross-entropy, each cluster weighted by the inverse of its share of the confident images
+    (so large clusters do not swallow small ones; :func:`self_label_loss`). Others add 0."""
     return self_label_loss(b.log_p.detach(), b.log_p_warped, self_label_threshold)
 
 

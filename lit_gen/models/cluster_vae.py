@@ -71,56 +71,25 @@ class ClusterVAE(VAE):
             ``initializer='zeros'``) or ``kmeans`` (K-Means centres of the training codes after
             pre-training, from a random start; needs ``pretrain_epochs >= 1``).
         init_samples: training images encoded for the K-Means initialisation.
-        invariance_weight: weight of ``‖mu(a(x)) − mu(x)‖²``, with ``a`` a random affine warp
-            (:func:`lit_gen.data.augment.random_affine`): the code of an image should not move
-            when the digit is shifted or tilted a little. 0 = off (the post).
-        contrastive_weight: weight of the NT-Xent loss (SimCLR, Chen et al. 2020) between the
-            codes of an image and of its warp: ``cos(mu(x), mu(a(x))) / τ`` must beat the
-            similarities to every other image of the batch (and its warp). Where ``invariance``
-            only pulls the two codes together, this also pushes different images apart, so the
-            codes of a class gather while the classes separate. 0 = off (the post).
+        invariance_weight, contrastive_weight, consistency_weight, neighbour_weight,
+        self_label_weight, balance_weight, confidence_weight, pair_mi_weight, vat_weight: weights
+            of the optional terms of :mod:`lit_gen.losses.clustering` (0 = off, the post), whose
+            docstrings say what each asks: ``invariance`` (the code should not move under a small
+            random warp ``a``), ``contrastive`` (NT-Xent, SimCLR), ``consistency`` (the cluster
+            should not change under the warp), ``neighbour`` (SCAN, with a bank of the last
+            ``neighbour_bank`` training codes), ``self_label`` (SCAN's self-labelling),
+            ``balance`` and ``confidence`` (IMSAT's mutual information), ``pair_mi`` (IIC) and
+            ``vat`` (virtual adversarial training; in training only, logged as 0 elsewhere).
         contrastive_temperature: τ of the NT-Xent loss (> 0).
         contrastive_views: the two views the NT-Xent loss pairs: ``image_and_warp`` (``x`` and
             the warp ``a(x)`` the other terms use) or ``two_warps`` (``a(x)`` and a second,
             independent warp ``a'(x)``, as SimCLR's two augmented views; one more encoder pass).
-        consistency_weight: weight of ``KL(p(y|mu(x)) ‖ p(y|mu(a(x))))`` (the first side held
-            fixed): the cluster should not change under the warp. 0 = off (the post).
-        neighbour_weight: weight of ``−log Σ_y p(y|mu(x)) p(y|c)``, with ``c`` one of the
-            ``neighbour_k`` codes nearest to ``mu(x)`` (cosine) in a bank of the last
-            ``neighbour_bank`` training codes (SCAN's neighbour consistency, Van Gansbeke et al.
-            2020, with a memory bank instead of a mined data set): images whose codes are close
-            should share a cluster, which reaches past the warps to other images of a class.
-            The bank holds detached codes, so the gradient reaches the encoder through ``x``
-            only and the classifier through both sides. 0 = off (the post).
         neighbour_k, neighbour_bank: neighbours drawn from (>= 1) and bank size (>= neighbour_k).
         neighbour_warmup: epochs (may be fractional) over which the neighbour term's weight rises
             linearly from 0 to ``neighbour_weight`` once clustering starts. At the start the
             classifier is untrained, so the term would reward any agreement between neighbours,
             merged clusters included, and then hold the merge. 0 = full weight at once.
-        self_label_weight: weight of SCAN's self-labelling (Van Gansbeke et al. 2020): images
-            whose cluster posterior ``p(y|mu(x))`` has a largest value >= ``self_label_threshold``
-            take that cluster as a hard label, and the warp ``a(x)`` is trained on it by
-            cross-entropy, each cluster weighted by the inverse of its share of the batch's
-            confident images (so large clusters do not swallow small ones). Other images add 0.
-            0 = off (the post).
         self_label_threshold: confidence in (0, 1) above which an image is self-labelled.
-        balance_weight: weight of ``−H(mean_batch p(y|mu(x)))``: keeps every cluster in use
-            (as IMSAT's marginal entropy). 0 = off (the post).
-        confidence_weight: weight of ``H(p(y|mu(x)))``, the per-image cluster entropy: with
-            ``balance`` it makes IMSAT's mutual information ``H(Y) − H(Y|X)``, confident
-            assignments spread over all clusters. 0 = off (the post).
-        pair_mi_weight: weight of ``−I(y; y')``, the mutual information between the cluster of
-            an image and of its warp, estimated from the batch's symmetrised joint
-            ``mean_b p(y|mu(x_b)) p(y'|mu(a(x_b)))ᵀ`` (IIC, Ji et al. 2019). Maximising it asks
-            for the same, confident cluster on both sides and for evenly used clusters at once.
-            0 = off (the post).
-        vat_weight: weight of virtual adversarial training on the clusters (VAT, Miyato et al.
-            2018; IMSAT, Hu et al. 2017): ``KL(p(y|mu(x)) ‖ p(y|mu(x + r)))`` for the pixel
-            perturbation ``r`` of L2 norm ``vat_epsilon`` that changes the cluster posterior
-            most (one power iteration from a random direction of norm ``vat_xi``). Where warps
-            ask for invariance to chosen moves, VAT asks for smoothness in every direction.
-            Computed in training only (it needs input gradients); logged as 0 elsewhere.
-            0 = off (the post).
         vat_epsilon, vat_xi: the adversarial and the probing perturbation's L2 norm per image,
             in pixel units (pixels in [0, 1]).
         augment_rotation, augment_shift, augment_scale: the warp's ranges, in degrees, pixels
@@ -198,18 +167,13 @@ class ClusterVAE(VAE):
         if init_means == "kmeans" and pretrain_epochs < 1:
             raise ValueError("ClusterVAE: init_means='kmeans' needs pretrain_epochs >= 1 "
                              "(K-Means runs on the pre-trained codes)")
-        for name, value in (("invariance_weight", invariance_weight), ("contrastive_weight", contrastive_weight),
-                            ("consistency_weight", consistency_weight),
-                            ("balance_weight", balance_weight), ("confidence_weight", confidence_weight),
-                            ("pair_mi_weight", pair_mi_weight), ("vat_weight", vat_weight),
-                            ("neighbour_weight", neighbour_weight), ("neighbour_warmup", neighbour_warmup),
-                            ("self_label_weight", self_label_weight)):
-            if not (value >= 0 and math.isfinite(value)):
-                raise ValueError(f"ClusterVAE: {name} must be a finite number >= 0, got {value}")
-        for name, value in (("vat_epsilon", vat_epsilon), ("vat_xi", vat_xi),
-                            ("contrastive_temperature", contrastive_temperature)):
-            if not (value > 0 and math.isfinite(value)):
-                raise ValueError(f"ClusterVAE: {name} must be a finite number > 0, got {value}")
+        given = locals()  # the arguments by name: every registered term's weight is checked
+        for name in (*(f"{term}_weight" for term in CLUSTER_TERMS), "neighbour_warmup"):
+            if not (given[name] >= 0 and math.isfinite(given[name])):
+                raise ValueError(f"ClusterVAE: {name} must be a finite number >= 0, got {given[name]}")
+        for name in ("vat_epsilon", "vat_xi", "contrastive_temperature"):
+            if not (given[name] > 0 and math.isfinite(given[name])):
+                raise ValueError(f"ClusterVAE: {name} must be a finite number > 0, got {given[name]}")
         if not 0 < self_label_threshold < 1:
             raise ValueError(f"ClusterVAE: self_label_threshold must be in (0, 1), got {self_label_threshold}")
         if not 1 <= neighbour_k <= neighbour_bank:
@@ -318,7 +282,9 @@ class ClusterVAE(VAE):
         else:
             log_p = F.log_softmax(self.cluster_logits(z), dim=1)                      # (B, K)
             if self.hparams.kl_estimator == "analytic":
-                per_cluster = self.cluster_kls(mu, logvar)                             # (B, K)
+                # KL(N(mu, σ²) ‖ q(z|y)) for every cluster, closed form                  (B, K)
+                per_cluster = gaussian_kl_between(mu.unsqueeze(1), logvar.unsqueeze(1), self.means,
+                                                  self.cluster_logvars())
             else:
                 log_q_zx = gaussian_log_prob(z, mu, logvar)                            # (B,)
                 per_cluster = log_q_zx.unsqueeze(1) - self.prior_log_probs(z)          # (B, K)
@@ -333,10 +299,6 @@ class ClusterVAE(VAE):
             loss = loss + weights[name] * terms[name]
         terms["loss"] = loss
         return terms
-
-    def cluster_kls(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        """KL(N(mu, σ²) ‖ q(z|y)) in nats for every cluster, closed form: ``(B, D) → (B, K)``."""
-        return gaussian_kl_between(mu.unsqueeze(1), logvar.unsqueeze(1), self.means, self.cluster_logvars())
 
     def neighbour_scale(self) -> float:
         """The neighbour term's weight now: ``neighbour_weight``, ramped over ``neighbour_warmup``
