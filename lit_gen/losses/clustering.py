@@ -68,6 +68,8 @@ class ClusterBatch:
 
 @dataclass(frozen=True)
 class Term:
+    """A registered term: its function and the inputs it reads (see the module docstring)."""
+
     name: str
     fn: Callable[..., Tensor]
     needs_warp: bool = False

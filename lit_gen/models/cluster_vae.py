@@ -30,8 +30,6 @@ from lit_gen.models.base import epoch_means
 from lit_gen.models.vae import VAE
 from lit_gen.nn.post_cluster import PostDecoder, PostEncoder, post_classifier
 
-TERMS = ("loss", "nelbo", "recon", "latent_kl", "cat_kl", *summed_order())
-
 
 class ClusterVAE(VAE):
     """Clustering VAE for ``in_channels × image_size × image_size`` images in [0, 1].
@@ -198,7 +196,7 @@ class ClusterVAE(VAE):
                              persistent=False)
         self.bank_filled = 0
         self.bank_next = 0
-        self.epoch_means = epoch_means(TERMS)
+        self.epoch_means = epoch_means(("loss", "nelbo", "recon", "latent_kl", "cat_kl", *summed_order()))
         self.cluster_metrics = nn.ModuleDict({
             f"{stage}_{name}": cls(num_clusters, num_clusters)
             for stage in ("val", "test") for name, cls in (("acc", ClusterAccuracy), ("purity", ClusterPurity))
