@@ -13,6 +13,7 @@ from lit_gen.bench.registry import get_metric
 from lit_gen.bench.suite import load_suite
 from lit_gen.cli import LitGenCLI
 from lit_gen.data.augment import affine_warp, random_affine
+from lit_gen.losses.clustering import nt_xent, self_label_loss
 from lit_gen.models import ClusterVAE
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -114,9 +115,9 @@ def test_contrastive_term_is_nt_xent_by_hand():
         return -(codes[i] @ codes[partner[i]] / t - torch.logsumexp(logits, 0))
 
     expected = torch.stack([(loss(0) + loss(2)) / 2, (loss(1) + loss(3)) / 2])
-    torch.testing.assert_close(ClusterVAE.nt_xent(a, b, t), expected)
+    torch.testing.assert_close(nt_xent(a, b, t), expected)
     # identical views of well separated images: each partner is found with near certainty
-    sharp = ClusterVAE.nt_xent(torch.eye(2), torch.eye(2), 0.05)
+    sharp = nt_xent(torch.eye(2), torch.eye(2), 0.05)
     assert (sharp < 1e-6).all()
     # in the module, with zero-range warps (identical views): the term and its weight in the loss
     torch.manual_seed(0)
@@ -126,7 +127,7 @@ def test_contrastive_term_is_nt_xent_by_hand():
     torch.manual_seed(1)
     terms = model.loss_terms(x)
     mu = model.encoder(x).chunk(2, dim=1)[0]
-    torch.testing.assert_close(terms["contrastive"], ClusterVAE.nt_xent(mu, mu, t))
+    torch.testing.assert_close(terms["contrastive"], nt_xent(mu, mu, t))
     torch.testing.assert_close(terms["loss"], 2.5 * terms["recon"] + terms["latent_kl"] + terms["cat_kl"]
                                + 2.0 * terms["contrastive"])
     # two_warps pairs the warp of the other terms with a second, independent warp
@@ -139,7 +140,7 @@ def test_contrastive_term_is_nt_xent_by_hand():
     torch.manual_seed(1)
     terms = model.loss_terms(x)
     mu_first, mu_second = (model.encoder(v).chunk(2, dim=1)[0] for v in (first, second))
-    torch.testing.assert_close(terms["contrastive"], ClusterVAE.nt_xent(mu_second, mu_first, t))
+    torch.testing.assert_close(terms["contrastive"], nt_xent(mu_second, mu_first, t))
     mu = model.encoder(x).chunk(2, dim=1)[0]
     torch.testing.assert_close(terms["invariance"], (mu_first - mu).pow(2).sum(1))  # the first warp's
 
@@ -185,11 +186,11 @@ def test_self_label_term_by_hand():
     log_p = torch.tensor([[0.995, 0.003, 0.002], [0.991, 0.005, 0.004],
                           [0.001, 0.001, 0.998], [0.6, 0.3, 0.1]]).log()
     log_q = torch.log_softmax(torch.randn(4, 3, generator=torch.Generator().manual_seed(0)), dim=1)
-    term = ClusterVAE.self_label_loss(log_p, log_q, threshold=0.99)
+    term = self_label_loss(log_p, log_q, threshold=0.99)
     expected = torch.stack([0.75 * -log_q[0, 0], 0.75 * -log_q[1, 0], 1.5 * -log_q[2, 2], torch.tensor(0.0)])
     torch.testing.assert_close(term, expected)
     # nobody confident: all zeros, no division by zero
-    assert torch.equal(ClusterVAE.self_label_loss(log_p, log_q, threshold=0.999), torch.zeros(4))
+    assert torch.equal(self_label_loss(log_p, log_q, threshold=0.999), torch.zeros(4))
     # in the loss, with the weight, once clustering is on (no pre-training here)
     torch.manual_seed(0)
     model = ClusterVAE(**TINY, self_label_weight=2.0, self_label_threshold=0.3)

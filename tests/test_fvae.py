@@ -10,7 +10,7 @@ import torch
 
 from lit_gen.cli import main
 from lit_gen.models import FVAE
-from lit_gen.models.glow import dequantize
+from lit_gen.nn.dequantization import dequantize
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Subset
 from lit_gen.bench.registry import get_metric
 from lit_gen.data import ImageDataModule
 from lit_gen.models import Glow
-from lit_gen.models.glow import dequantize, image_keyed_noise, quantize
+from lit_gen.nn.dequantization import dequantize, keyed_dequantization_noise, quantize
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -105,7 +105,7 @@ def test_variational_dequantization_bound_is_fixed_per_image_and_uses_q():
     assert torch.equal(bpd[[4, 1]], model.bits_per_dim(x[[4, 1]]))  # evaluation noise keyed by the image
     # the bound by hand: u = q's sample from the image's fixed normal noise, −log p(y) + log q(u|x)
     x_int = quantize(x, 8)
-    u, log_q = model.dequantizer(image_keyed_noise(x, "normal"), x_int / 256 - 0.5)
+    u, log_q = model.dequantizer(keyed_dequantization_noise(x, "normal"), x_int / 256 - 0.5)
     y = (x_int + u) / 256 - 0.5
     assert ((y + 0.5) * 256 >= x_int).all() and ((y + 0.5) * 256 <= x_int + 1).all()  # u stays in the bin
     expected = (-(model.log_density(y) - log_q) + 64 * math.log(256)) / (64 * math.log(2))

@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from lit_gen.losses.gaussian import gaussian_kl
 from lit_gen.models import VAE
-from lit_gen.models.vae import gaussian_kl
 from lit_gen.utils.checks import DivergenceError
 
 

@@ -1,13 +1,9 @@
-"""Errors raised by the data layer: each message names the file or setting to fix."""
+"""Errors raised by the data layer: each message names the file or setting to fix.
 
+Defined in :mod:`lit_gen.utils.errors` (the bottom layer, where the command's error reporter
+reads them); this is the name the data code and users import them by.
+"""
 
-class LitGenDataError(RuntimeError):
-    """Base class of lit-gen's data errors."""
+from lit_gen.utils.errors import CorruptDataError, DataNotFoundError, LitGenDataError
 
-
-class DataNotFoundError(LitGenDataError, FileNotFoundError):
-    """No place that was tried holds the data set; the message lists them and the fixes."""
-
-
-class CorruptDataError(LitGenDataError, ValueError):
-    """A file exists but is damaged (truncated, wrong format, undecodable)."""
+__all__ = ["CorruptDataError", "DataNotFoundError", "LitGenDataError"]

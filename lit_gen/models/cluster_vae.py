@@ -22,13 +22,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from lit_gen.data.augment import check_warp_ranges, random_affine
+from lit_gen.losses.clustering import TERMS as CLUSTER_TERMS
+from lit_gen.losses.clustering import ClusterBatch, compute_terms, summed_order
+from lit_gen.losses.gaussian import gaussian_kl, gaussian_kl_between, gaussian_log_prob
 from lit_gen.metrics.clustering import ClusterAccuracy, ClusterPurity
 from lit_gen.models.base import epoch_means
-from lit_gen.models.vae import VAE, gaussian_kl, gaussian_log_prob
+from lit_gen.models.vae import VAE
 from lit_gen.nn.post_cluster import PostDecoder, PostEncoder, post_classifier
-
-TERMS = ("loss", "nelbo", "recon", "latent_kl", "cat_kl", "invariance", "contrastive", "consistency", "balance",
-         "confidence", "pair_mi", "vat", "neighbour", "self_label")
 
 
 class ClusterVAE(VAE):
@@ -69,56 +69,25 @@ class ClusterVAE(VAE):
             ``initializer='zeros'``) or ``kmeans`` (K-Means centres of the training codes after
             pre-training, from a random start; needs ``pretrain_epochs >= 1``).
         init_samples: training images encoded for the K-Means initialisation.
-        invariance_weight: weight of ``‖mu(a(x)) − mu(x)‖²``, with ``a`` a random affine warp
-            (:func:`lit_gen.data.augment.random_affine`): the code of an image should not move
-            when the digit is shifted or tilted a little. 0 = off (the post).
-        contrastive_weight: weight of the NT-Xent loss (SimCLR, Chen et al. 2020) between the
-            codes of an image and of its warp: ``cos(mu(x), mu(a(x))) / τ`` must beat the
-            similarities to every other image of the batch (and its warp). Where ``invariance``
-            only pulls the two codes together, this also pushes different images apart, so the
-            codes of a class gather while the classes separate. 0 = off (the post).
+        invariance_weight, contrastive_weight, consistency_weight, neighbour_weight,
+        self_label_weight, balance_weight, confidence_weight, pair_mi_weight, vat_weight: weights
+            of the optional terms of :mod:`lit_gen.losses.clustering` (0 = off, the post), whose
+            docstrings say what each asks: ``invariance`` (the code should not move under a small
+            random warp ``a``), ``contrastive`` (NT-Xent, SimCLR), ``consistency`` (the cluster
+            should not change under the warp), ``neighbour`` (SCAN, with a bank of the last
+            ``neighbour_bank`` training codes), ``self_label`` (SCAN's self-labelling),
+            ``balance`` and ``confidence`` (IMSAT's mutual information), ``pair_mi`` (IIC) and
+            ``vat`` (virtual adversarial training; in training only, logged as 0 elsewhere).
         contrastive_temperature: τ of the NT-Xent loss (> 0).
         contrastive_views: the two views the NT-Xent loss pairs: ``image_and_warp`` (``x`` and
             the warp ``a(x)`` the other terms use) or ``two_warps`` (``a(x)`` and a second,
             independent warp ``a'(x)``, as SimCLR's two augmented views; one more encoder pass).
-        consistency_weight: weight of ``KL(p(y|mu(x)) ‖ p(y|mu(a(x))))`` (the first side held
-            fixed): the cluster should not change under the warp. 0 = off (the post).
-        neighbour_weight: weight of ``−log Σ_y p(y|mu(x)) p(y|c)``, with ``c`` one of the
-            ``neighbour_k`` codes nearest to ``mu(x)`` (cosine) in a bank of the last
-            ``neighbour_bank`` training codes (SCAN's neighbour consistency, Van Gansbeke et al.
-            2020, with a memory bank instead of a mined data set): images whose codes are close
-            should share a cluster, which reaches past the warps to other images of a class.
-            The bank holds detached codes, so the gradient reaches the encoder through ``x``
-            only and the classifier through both sides. 0 = off (the post).
         neighbour_k, neighbour_bank: neighbours drawn from (>= 1) and bank size (>= neighbour_k).
         neighbour_warmup: epochs (may be fractional) over which the neighbour term's weight rises
             linearly from 0 to ``neighbour_weight`` once clustering starts. At the start the
             classifier is untrained, so the term would reward any agreement between neighbours,
             merged clusters included, and then hold the merge. 0 = full weight at once.
-        self_label_weight: weight of SCAN's self-labelling (Van Gansbeke et al. 2020): images
-            whose cluster posterior ``p(y|mu(x))`` has a largest value >= ``self_label_threshold``
-            take that cluster as a hard label, and the warp ``a(x)`` is trained on it by
-            cross-entropy, each cluster weighted by the inverse of its share of the batch's
-            confident images (so large clusters do not swallow small ones). Other images add 0.
-            0 = off (the post).
         self_label_threshold: confidence in (0, 1) above which an image is self-labelled.
-        balance_weight: weight of ``−H(mean_batch p(y|mu(x)))``: keeps every cluster in use
-            (as IMSAT's marginal entropy). 0 = off (the post).
-        confidence_weight: weight of ``H(p(y|mu(x)))``, the per-image cluster entropy: with
-            ``balance`` it makes IMSAT's mutual information ``H(Y) − H(Y|X)``, confident
-            assignments spread over all clusters. 0 = off (the post).
-        pair_mi_weight: weight of ``−I(y; y')``, the mutual information between the cluster of
-            an image and of its warp, estimated from the batch's symmetrised joint
-            ``mean_b p(y|mu(x_b)) p(y'|mu(a(x_b)))ᵀ`` (IIC, Ji et al. 2019). Maximising it asks
-            for the same, confident cluster on both sides and for evenly used clusters at once.
-            0 = off (the post).
-        vat_weight: weight of virtual adversarial training on the clusters (VAT, Miyato et al.
-            2018; IMSAT, Hu et al. 2017): ``KL(p(y|mu(x)) ‖ p(y|mu(x + r)))`` for the pixel
-            perturbation ``r`` of L2 norm ``vat_epsilon`` that changes the cluster posterior
-            most (one power iteration from a random direction of norm ``vat_xi``). Where warps
-            ask for invariance to chosen moves, VAT asks for smoothness in every direction.
-            Computed in training only (it needs input gradients); logged as 0 elsewhere.
-            0 = off (the post).
         vat_epsilon, vat_xi: the adversarial and the probing perturbation's L2 norm per image,
             in pixel units (pixels in [0, 1]).
         augment_rotation, augment_shift, augment_scale: the warp's ranges, in degrees, pixels
@@ -196,18 +165,13 @@ class ClusterVAE(VAE):
         if init_means == "kmeans" and pretrain_epochs < 1:
             raise ValueError("ClusterVAE: init_means='kmeans' needs pretrain_epochs >= 1 "
                              "(K-Means runs on the pre-trained codes)")
-        for name, value in (("invariance_weight", invariance_weight), ("contrastive_weight", contrastive_weight),
-                            ("consistency_weight", consistency_weight),
-                            ("balance_weight", balance_weight), ("confidence_weight", confidence_weight),
-                            ("pair_mi_weight", pair_mi_weight), ("vat_weight", vat_weight),
-                            ("neighbour_weight", neighbour_weight), ("neighbour_warmup", neighbour_warmup),
-                            ("self_label_weight", self_label_weight)):
-            if not (value >= 0 and math.isfinite(value)):
-                raise ValueError(f"ClusterVAE: {name} must be a finite number >= 0, got {value}")
-        for name, value in (("vat_epsilon", vat_epsilon), ("vat_xi", vat_xi),
-                            ("contrastive_temperature", contrastive_temperature)):
-            if not (value > 0 and math.isfinite(value)):
-                raise ValueError(f"ClusterVAE: {name} must be a finite number > 0, got {value}")
+        given = locals()  # the arguments by name: every registered term's weight is checked
+        for name in (*(f"{term}_weight" for term in CLUSTER_TERMS), "neighbour_warmup"):
+            if not (given[name] >= 0 and math.isfinite(given[name])):
+                raise ValueError(f"ClusterVAE: {name} must be a finite number >= 0, got {given[name]}")
+        for name in ("vat_epsilon", "vat_xi", "contrastive_temperature"):
+            if not (given[name] > 0 and math.isfinite(given[name])):
+                raise ValueError(f"ClusterVAE: {name} must be a finite number > 0, got {given[name]}")
         if not 0 < self_label_threshold < 1:
             raise ValueError(f"ClusterVAE: self_label_threshold must be in (0, 1), got {self_label_threshold}")
         if not 1 <= neighbour_k <= neighbour_bank:
@@ -232,7 +196,7 @@ class ClusterVAE(VAE):
                              persistent=False)
         self.bank_filled = 0
         self.bank_next = 0
-        self.epoch_means = epoch_means(TERMS)
+        self.epoch_means = epoch_means(("loss", "nelbo", "recon", "latent_kl", "cat_kl", *summed_order()))
         self.cluster_metrics = nn.ModuleDict({
             f"{stage}_{name}": cls(num_clusters, num_clusters)
             for stage in ("val", "test") for name, cls in (("acc", ClusterAccuracy), ("purity", ClusterPurity))
@@ -316,7 +280,9 @@ class ClusterVAE(VAE):
         else:
             log_p = F.log_softmax(self.cluster_logits(z), dim=1)                      # (B, K)
             if self.hparams.kl_estimator == "analytic":
-                per_cluster = self.cluster_kls(mu, logvar)                             # (B, K)
+                # KL(N(mu, σ²) ‖ q(z|y)) for every cluster, closed form                  (B, K)
+                per_cluster = gaussian_kl_between(mu.unsqueeze(1), logvar.unsqueeze(1), self.means,
+                                                  self.cluster_logvars())
             else:
                 log_q_zx = gaussian_log_prob(z, mu, logvar)                            # (B,)
                 per_cluster = log_q_zx.unsqueeze(1) - self.prior_log_probs(z)          # (B, K)
@@ -325,20 +291,12 @@ class ClusterVAE(VAE):
         terms = {"nelbo": recon + latent_kl + cat_kl, "recon": recon, "latent_kl": latent_kl, "cat_kl": cat_kl,
                  **self.augmentation_terms(x, mu)}
         h = self.hparams
-        terms["loss"] = (h.recon_weight * recon + latent_kl + cat_kl + h.invariance_weight * terms["invariance"]
-                         + h.contrastive_weight * terms["contrastive"]
-                         + h.consistency_weight * terms["consistency"] + h.balance_weight * terms["balance"]
-                         + h.confidence_weight * terms["confidence"] + h.pair_mi_weight * terms["pair_mi"]
-                         + h.vat_weight * terms["vat"] + self.neighbour_scale() * terms["neighbour"]
-                         + h.self_label_weight * terms["self_label"])
+        weights = {name: h[f"{name}_weight"] for name in CLUSTER_TERMS} | {"neighbour": self.neighbour_scale()}
+        loss = h.recon_weight * recon + latent_kl + cat_kl
+        for name in summed_order():  # in the stored results' order: the float sum rounds in order
+            loss = loss + weights[name] * terms[name]
+        terms["loss"] = loss
         return terms
-
-    def cluster_kls(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        """KL(N(mu, σ²) ‖ q(z|y)) in nats for every cluster, closed form: ``(B, D) → (B, K)``."""
-        prior_logvar = self.cluster_logvars()                                          # (K, D)
-        mu, logvar = mu.unsqueeze(1), logvar.unsqueeze(1)                              # (B, 1, D)
-        return 0.5 * (prior_logvar - logvar + (logvar.exp() + (mu - self.means).pow(2)) / prior_logvar.exp()
-                      - 1.0).sum(-1)
 
     def neighbour_scale(self) -> float:
         """The neighbour term's weight now: ``neighbour_weight``, ramped over ``neighbour_warmup``
@@ -352,77 +310,24 @@ class ClusterVAE(VAE):
         return h.neighbour_weight * min(1.0, max(0.0, clustering_epochs) / h.neighbour_warmup)
 
     def augmentation_terms(self, x: torch.Tensor, mu: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``invariance``, ``contrastive``, ``consistency``, ``balance``, ``confidence``, ``pair_mi``,
-        ``vat``, ``neighbour`` and ``self_label`` (each ``(B,)``; zeros when their weights are 0).
-        ``mu`` ``(B, latent_dim)`` is the encoder mean of ``x``.
+        """The optional terms of :mod:`lit_gen.losses.clustering` (each ``(B,)``, nats; zeros when
+        off). ``mu`` ``(B, latent_dim)`` is the encoder mean of ``x``.
 
-        ``balance`` = −H(batch mean of p(y|mu(x))), a batch-level value repeated per image.
-        While pre-training only ``invariance`` and ``contrastive`` are on (the clusters are not
-        trained yet).
+        A term is on when its weight is > 0 (a term that needs the clusters: once pre-training is
+        over). The warp and the cluster posteriors are computed once, if a term that is on needs
+        them; the cheap terms that read them are then computed too, for the logs.
         """
         h = self.hparams
-        zeros = torch.zeros_like(mu[:, 0])
-        terms = {"invariance": zeros, "contrastive": zeros, "consistency": zeros, "balance": zeros,
-                 "confidence": zeros, "pair_mi": zeros, "vat": zeros, "neighbour": zeros, "self_label": zeros}
-        clusters_on = not self.pretraining
-        warp = (h.invariance_weight > 0 or h.contrastive_weight > 0
-                or (clusters_on and (h.consistency_weight > 0 or h.pair_mi_weight > 0 or h.self_label_weight > 0)))
-        if warp:
-            mu_warped = self.warped_code(x)
-            terms["invariance"] = (mu_warped - mu).pow(2).sum(1)
-            if h.contrastive_weight > 0:
-                other = mu
-                if h.contrastive_views == "two_warps":
-                    other = self.warped_code(x)
-                terms["contrastive"] = self.nt_xent(other, mu_warped, h.contrastive_temperature)
-        if clusters_on and (h.consistency_weight > 0 or h.balance_weight > 0 or h.confidence_weight > 0
-                            or h.pair_mi_weight > 0 or h.vat_weight > 0 or h.neighbour_weight > 0
-                            or h.self_label_weight > 0):
-            log_p = F.log_softmax(self.cluster_logits(mu), dim=1)
-            if h.neighbour_weight > 0:
-                terms["neighbour"] = self.neighbour_disagreement(mu, log_p)
-            if h.vat_weight > 0 and self.training and torch.is_grad_enabled():
-                terms["vat"] = self.virtual_adversarial_kl(x, log_p)
-            terms["balance"] = zeros + self.negative_marginal_entropy(log_p)
-            terms["confidence"] = -(log_p.exp() * log_p).sum(1)
-            if warp:
-                target = log_p.detach()
-                log_p_warped = F.log_softmax(self.cluster_logits(mu_warped), dim=1)
-                terms["consistency"] = self.categorical_kl(target, log_p_warped)
-                terms["pair_mi"] = zeros - self.pair_mutual_information(log_p, log_p_warped)
-                if h.self_label_weight > 0:
-                    terms["self_label"] = self.self_label_loss(target, log_p_warped, h.self_label_threshold)
+        clustering = not self.pretraining
+        on = [t for t in CLUSTER_TERMS.values() if h[f"{t.name}_weight"] > 0 and (clustering or not t.needs_clusters)]
+        batch = ClusterBatch(x, mu, self.warped_code(x) if any(t.needs_warp for t in on) else None,
+                             any(t.needs_clusters for t in on), self.code_bank[: self.bank_filled],
+                             self.cluster_logits, lambda images: self.encode(images)[0], self.warped_code,
+                             self.training)
+        terms = compute_terms(batch, {t.name for t in on}, h)
         if h.neighbour_weight > 0 and self.training:
             self.remember_codes(mu.detach())
         return terms
-
-    @staticmethod
-    def self_label_loss(log_p: torch.Tensor, log_q: torch.Tensor, threshold: float) -> torch.Tensor:
-        """Per image ``(B,)``: ``w_c · CE(log_q, c)`` where ``c = argmax log_p`` if ``max p >= threshold``,
-        else 0. ``log_p`` (targets, no gradient) and ``log_q`` (trained) are ``(B, K)``. ``w_c`` =
-        (confident images) / (clusters among them × confident images in c), so each cluster present
-        among the confident images weighs the same and the weights average to 1 over them."""
-        confidence, label = log_p.detach().max(1)
-        confident = confidence >= math.log(threshold)
-        count = torch.bincount(label[confident], minlength=log_p.shape[1]).to(log_q.dtype)
-        present = (count > 0).sum().clamp_min(1)
-        weight = confident.sum() / (present * count.clamp_min(1))                   # (K,)
-        ce = F.nll_loss(log_q, label, reduction="none")
-        return torch.where(confident, weight[label] * ce, torch.zeros_like(ce))
-
-    def neighbour_disagreement(self, mu: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
-        """``−log Σ_y p(y|mu(x)) p(y|c)`` per image ``(B,)``, ``c`` drawn uniformly from the
-        ``neighbour_k`` bank codes with the highest cosine similarity to ``mu(x)`` ``(B, latent_dim)``;
-        ``log_p`` ``(B, K)`` is log p(y|mu(x)). Zeros until the bank holds ``neighbour_k`` codes."""
-        k = self.hparams.neighbour_k
-        if self.bank_filled < k:
-            return torch.zeros_like(mu[:, 0])
-        bank = self.code_bank[: self.bank_filled]
-        similarity = F.normalize(mu.detach(), dim=1) @ F.normalize(bank, dim=1).t()      # (B, filled)
-        nearest = similarity.topk(k, dim=1).indices                                       # (B, k)
-        pick = nearest.gather(1, torch.randint(k, (len(mu), 1), device=mu.device)).squeeze(1)
-        log_q = F.log_softmax(self.cluster_logits(bank[pick]), dim=1)
-        return -torch.logsumexp(log_p + log_q, dim=1)
 
     @torch.no_grad()
     def remember_codes(self, codes: torch.Tensor) -> None:
@@ -439,65 +344,6 @@ class ClusterVAE(VAE):
         h = self.hparams
         return self.encode(random_affine(x, h.augment_rotation, h.augment_shift, h.augment_scale,
                                          flip=h.augment_flip))[0]
-
-    def cluster_log_probs(self, x: torch.Tensor) -> torch.Tensor:
-        """log p(y | z = mu(x)) ``(B, K)`` for images ``(B, C, H, W)``, with gradients."""
-        return F.log_softmax(self.cluster_logits(self.encode(x)[0]), dim=1)
-
-    def virtual_adversarial_kl(self, x: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
-        """``KL(p ‖ p(y|mu(x + r_adv)))`` per image ``(B,)``, ``p`` = ``log_p.exp()`` held fixed.
-
-        ``r_adv`` (norm ``vat_epsilon`` per image) follows the gradient, at a random probe of
-        norm ``vat_xi``, of the same KL: one power iteration towards the direction in which the
-        cluster posterior is most sensitive.
-        """
-        h = self.hparams
-        target = log_p.detach()
-
-        def per_image_unit(v: torch.Tensor) -> torch.Tensor:
-            return v / v.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (v.dim() - 1))
-
-        probe = (h.vat_xi * per_image_unit(torch.randn_like(x))).requires_grad_(True)
-        kl = self.categorical_kl(target, self.cluster_log_probs(x + probe)).sum()
-        (direction,) = torch.autograd.grad(kl, probe)
-        r_adv = h.vat_epsilon * per_image_unit(direction)
-        return self.categorical_kl(target, self.cluster_log_probs(x + r_adv))
-
-    @staticmethod
-    def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
-        """NT-Xent loss in nats per pair ``(B,)`` of two views ``a``, ``b`` ``(B, D)`` of a batch.
-
-        Each of the 2B codes must pick its partner (row b of the other view) out of the other
-        2B − 1 by cosine similarity / ``temperature``; the two directions are averaged.
-        """
-        n = a.shape[0]
-        codes = F.normalize(torch.cat([a, b]), dim=1)
-        logits = codes @ codes.t() / temperature
-        logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=a.device), float("-inf"))
-        partner = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(a.device)
-        per_code = F.cross_entropy(logits, partner, reduction="none")
-        return (per_code[:n] + per_code[n:]) / 2
-
-    @staticmethod
-    def categorical_kl(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
-        """KL(p ‖ q) in nats per row ``(B,)`` of two ``(B, K)`` log-probability tables."""
-        return (log_p.exp() * (log_p - log_q)).sum(1)
-
-    @staticmethod
-    def negative_marginal_entropy(log_p: torch.Tensor) -> torch.Tensor:
-        """−H(mean_b p(y|·)) in nats, a scalar, from ``log_p`` ``(B, K)``; minimal (−log K) when
-        the clusters are used evenly."""
-        marginal = log_p.exp().mean(0)
-        return (marginal * marginal.clamp_min(1e-12).log()).sum()
-
-    @staticmethod
-    def pair_mutual_information(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
-        """I(y; y') in nats, a scalar, of the symmetrised joint ``mean_b p_b q_bᵀ`` ``(K, K)``
-        of two ``(B, K)`` log-posteriors (an image and its warp)."""
-        joint = log_p.exp().t() @ log_q.exp() / log_p.shape[0]
-        joint = ((joint + joint.t()) / 2).clamp_min(1e-12)
-        row, col = joint.sum(1, keepdim=True), joint.sum(0, keepdim=True)
-        return (joint * (joint.log() - row.log() - col.log())).sum()
 
     @torch.no_grad()
     def cluster_probs(self, x: torch.Tensor) -> torch.Tensor:

@@ -20,11 +20,13 @@ from typing import Literal
 import torch
 from torch import nn
 
+from lit_gen.losses.gaussian import LOG_2PI
 from lit_gen.models.base import StagedLossModule, adam_with_linear_warmup, check_lr_schedule, epoch_means
-from lit_gen.models.glow import dequantize, to_bits_per_dim
+from lit_gen.nn.dequantization import dequantize, to_bits_per_dim
 from lit_gen.nn.flows import GlowFlow
 from lit_gen.nn.fvae import ResidualImageNet
 from lit_gen.utils.checks import check_finite, check_image_shape
+from lit_gen.utils.rng import image_keyed_noise
 
 
 class FVAE(StagedLossModule):
@@ -96,10 +98,8 @@ class FVAE(StagedLossModule):
         """``u ~ N(0, I)`` shaped like ``y``; in evaluation a fixed function of each image."""
         if self.training:
             return torch.randn_like(y)
-        gen = torch.Generator().manual_seed(1)
-        bank = torch.randn(1024, *y.shape[1:], generator=gen).to(y)
-        proj = torch.rand(y[0].numel(), generator=gen, dtype=torch.float64).to(y.device)
-        return bank[(y.flatten(1).double() @ proj * 7919.0).floor().long() % bank.shape[0]]
+        # f-VAE's own constants (seed 1, 7919), not Glow's: they fix the noise of stored results
+        return image_keyed_noise(y, y.shape[1:], distribution="normal", seed=1, hash_scale=7919.0)
 
     def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-image ``recon``, ``kl``, ``nelbo`` (nats) and ``bpd`` (bits/dim), each ``(B,)``."""
@@ -112,13 +112,13 @@ class FVAE(StagedLossModule):
             h = log_s1.exp() * u + self.encoder(y)
             z, logdet = self.flow(h)
             scaled = ((self.decoder(h) - y).pow(2) * (-2 * log_s2).exp()).flatten(1).sum(1)
-            recon = 0.5 * scaled + pixels * (self.log_sigma2.sum() + 0.5 * y.shape[1] * math.log(2 * math.pi))
+            recon = 0.5 * scaled + pixels * (self.log_sigma2.sum() + 0.5 * y.shape[1] * LOG_2PI)
             log_det_s1 = pixels * self.log_sigma1.sum()
         else:  # the scalar model, as it always was
             h = self.log_sigma1.exp() * u + self.encoder(y)
             z, logdet = self.flow(h)
             sq_err = (self.decoder(h) - y).pow(2).flatten(1).sum(1)
-            recon = 0.5 * sq_err * (-2 * self.log_sigma2).exp() + d * (self.log_sigma2 + 0.5 * math.log(2 * math.pi))
+            recon = 0.5 * sq_err * (-2 * self.log_sigma2).exp() + d * (self.log_sigma2 + 0.5 * LOG_2PI)
             log_det_s1 = d * self.log_sigma1
         kl = 0.5 * z.pow(2).flatten(1).sum(1) - logdet - log_det_s1 - 0.5 * u.pow(2).flatten(1).sum(1)
         nelbo = recon + kl

@@ -20,39 +20,9 @@ from typing import Literal
 import torch
 
 from lit_gen.models.base import StagedLossModule, adam_with_linear_warmup, check_lr_schedule, epoch_means
-from lit_gen.nn.dequantization import VariationalDequantizer
+from lit_gen.nn.dequantization import VariationalDequantizer, keyed_dequantization_noise, quantize, to_bits_per_dim
 from lit_gen.nn.flows import GlowFlow, LogitTransform, standard_normal_logprob
 from lit_gen.utils.checks import check_finite, check_image_shape
-
-
-def quantize(x: torch.Tensor, n_bits: int) -> torch.Tensor:
-    """``x`` in [0, 1] (multiples of 1/255) → integer bins ``0 … 2**n_bits − 1`` (float), same shape."""
-    return torch.floor((x * 255).round() / 2 ** (8 - n_bits))
-
-
-def image_keyed_noise(x: torch.Tensor, distribution: Literal["uniform", "normal"] = "uniform") -> torch.Tensor:
-    """Evaluation noise shaped like ``x``: a row of a seeded bank picked by a hash of each image's
-    pixels, so it is the same for an image whatever its batch, position or DDP rank."""
-    gen = torch.Generator().manual_seed(0)
-    draw = torch.rand if distribution == "uniform" else torch.randn
-    bank = draw(1024, *x.shape[1:], generator=gen).to(x)
-    proj = torch.rand(x[0].numel(), generator=gen, dtype=torch.float64).to(x.device)
-    keys = (x.flatten(1).double() @ proj * 9973.0).floor().long() % bank.shape[0]
-    return bank[keys]
-
-
-def dequantize(x: torch.Tensor, n_bits: int, training: bool) -> torch.Tensor:
-    """``x`` in [0, 1] (multiples of 1/255) → uniformly dequantized ``y`` in [−½, ½), same shape.
-
-    Training: fresh ``U(0, 1)`` noise per pixel. Evaluation: :func:`image_keyed_noise`.
-    """
-    noise = torch.rand_like(x) if training else image_keyed_noise(x)
-    return (quantize(x, n_bits) + noise) / 2 ** n_bits - 0.5
-
-
-def to_bits_per_dim(log_density: torch.Tensor, num_dims: int, n_bits: int) -> torch.Tensor:
-    """Continuous log-density of dequantized data (nats, ``(B,)``) → discrete bits/dim ``(B,)``."""
-    return (-log_density + num_dims * n_bits * math.log(2)) / (num_dims * math.log(2))
 
 
 class Glow(StagedLossModule):
@@ -136,10 +106,10 @@ class Glow(StagedLossModule):
     def dequantization_noise(self, x: torch.Tensor, fixed: bool) -> torch.Tensor:
         """Noise shaped like ``x`` for :meth:`dequantized_log_density`: ``U(0, 1)`` (uniform
         dequantization) or ``N(0, 1)`` (the variational dequantizer's input); fresh draws, or
-        with ``fixed`` a function of each image (:func:`image_keyed_noise`), as evaluation uses."""
+        with ``fixed`` a function of each image (:func:`keyed_dequantization_noise`), as evaluation uses."""
         distribution = "uniform" if self.dequantizer is None else "normal"
         if fixed:
-            return image_keyed_noise(x, distribution)
+            return keyed_dequantization_noise(x, distribution)
         return torch.rand_like(x) if distribution == "uniform" else torch.randn_like(x)
 
     def dequantized_log_density(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:

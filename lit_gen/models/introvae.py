@@ -24,13 +24,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
+from lit_gen.losses.gaussian import gaussian_kl
 from lit_gen.nn.conv import ConvDecoder, ConvEncoder
 from lit_gen.utils.checks import check_finite, check_image_shape
 
 
 def kl_to_prior(mu: Tensor, logvar: Tensor) -> Tensor:
     """L_REG: KL(N(μ, e^logvar) ‖ N(0, I)) summed over codes, averaged over the batch."""
-    return (0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)).mean()
+    return gaussian_kl(mu, logvar).mean()
 
 
 def reconstruction_error(x_r: Tensor, x: Tensor) -> Tensor:

@@ -14,22 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lit_gen.losses.gaussian import LOG_2PI, gaussian_kl, gaussian_log_prob
 from lit_gen.models.base import StagedLossModule, budget_steps, check_lr_schedule, epoch_means, warmup_cosine
 from lit_gen.nn.conv import ConvDecoder, ConvEncoder
 from lit_gen.utils.checks import check_finite, check_image_shape
-
-LOG_2PI = math.log(2 * math.pi)
-
-
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(logvar)) ‖ N(0, I)) per row, in nats. ``(B, D) → (B,)``."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
-
-
-def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """log N(z; mu, exp(logvar)) summed over the last dimension. ``(..., D) → (...)``."""
-    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(dim=-1)
-
+from lit_gen.utils.rng import image_keyed_noise
 
 class VAE(StagedLossModule):
     """Convolutional VAE for ``in_channels × image_size × image_size`` images in [0, 1].
@@ -131,11 +120,7 @@ class VAE(StagedLossModule):
         """
         if self.training:
             return torch.randn_like(like)
-        bank_gen = torch.Generator().manual_seed(0)
-        bank = torch.randn(4096, like.shape[1], generator=bank_gen).to(like)
-        proj = torch.rand(x[0].numel(), generator=bank_gen, dtype=torch.float64).to(x.device)
-        keys = (x.flatten(1).double() @ proj * 9973.0).floor().long() % bank.shape[0]
-        return bank[keys]
+        return image_keyed_noise(x, like.shape[1:], distribution="normal", like=like, rows=4096)
 
     def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-image terms ``recon``, ``kl``, ``nelbo``, ``loss`` (each ``(B,)``, nats)."""

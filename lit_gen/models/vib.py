@@ -21,13 +21,13 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from lit_gen.data.augment import check_warp_ranges, random_affine
+from lit_gen.losses.gaussian import gaussian_kl
 from lit_gen.models.base import (
     StagedLossModule,
     budget_steps,
     epoch_means,
     warmup_cosine,
 )
-from lit_gen.models.vae import gaussian_kl
 from lit_gen.nn.mlp import MLP
 from lit_gen.utils.checks import check_finite
 

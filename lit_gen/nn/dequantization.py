@@ -1,6 +1,9 @@
-"""Variational dequantization (Ho et al. 2019, Flow++ §3.1).
+"""Dequantization: integer pixels to continuous data and back to discrete bits/dim; variational
+dequantization (Ho et al. 2019, Flow++ §3.1).
 
-A flow trained on integer pixels needs continuous data: ``y = (x + u) / bins`` with ``u`` in
+Pixels in [0, 1] (uint8 / 255) are reduced to ``n_bits`` bits (:func:`quantize`) and spread over
+their bin with noise (:func:`dequantize`); :func:`to_bits_per_dim` turns the continuous density
+of the result into a bound on the discrete likelihood, in bits/dim. A flow trained on integer pixels needs continuous data: ``y = (x + u) / bins`` with ``u`` in
 ``[0, 1)^D``. Uniform ``u`` gives the bound ``−log P(x) ≤ E_u[−log p(y)] + D log bins``, which is
 tight only if the model's density is flat across each bin. A learned noise distribution
 ``q(u | x)`` tightens it:
@@ -17,13 +20,44 @@ pre-processing uniform noise there becomes a sharply cut-off density the flow ca
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from lit_gen.nn.flows import coupling_net, fp32, standard_normal_logprob, widen, _squeeze, _unsqueeze
+from lit_gen.utils.rng import image_keyed_noise
+
+
+def quantize(x: torch.Tensor, n_bits: int) -> torch.Tensor:
+    """``x`` in [0, 1] (multiples of 1/255) → integer bins ``0 … 2**n_bits − 1`` (float), same shape."""
+    return torch.floor((x * 255).round() / 2 ** (8 - n_bits))
+
+
+def keyed_dequantization_noise(x: torch.Tensor,
+                               distribution: Literal["uniform", "normal"] = "uniform") -> torch.Tensor:
+    """Evaluation noise shaped like ``x``, a fixed function of each image: ``U(0, 1)`` (uniform
+    dequantization) or ``N(0, 1)`` (a variational dequantizer's input).
+    :func:`~lit_gen.utils.rng.image_keyed_noise` with Glow's constants (1024 rows, seed 0, 9973)."""
+    return image_keyed_noise(x, x.shape[1:], distribution=distribution)
+
+
+def dequantize(x: torch.Tensor, n_bits: int, training: bool) -> torch.Tensor:
+    """``x`` in [0, 1] (multiples of 1/255) → uniformly dequantized ``y`` in [−½, ½), same shape.
+
+    Training: fresh ``U(0, 1)`` noise per pixel. Evaluation: :func:`keyed_dequantization_noise`.
+    """
+    noise = torch.rand_like(x) if training else keyed_dequantization_noise(x)
+    return (quantize(x, n_bits) + noise) / 2 ** n_bits - 0.5
+
+
+def to_bits_per_dim(log_density: torch.Tensor, num_dims: int, n_bits: int) -> torch.Tensor:
+    """Continuous log-density of dequantized data (nats, ``(B,)``) → discrete bits/dim ``(B,)``:
+    ``(−log p(y) + D·log 2**n_bits) / (D·log 2)``."""
+    return (-log_density + num_dims * n_bits * math.log(2)) / (num_dims * math.log(2))
 
 
 class ConditionalAffineCoupling(nn.Module):

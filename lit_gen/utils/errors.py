@@ -18,7 +18,6 @@ import textwrap
 from pathlib import Path
 
 import lit_gen
-from lit_gen.data.errors import DataNotFoundError, LitGenDataError
 
 MAX_LINES = 10
 WIDTH = 100
@@ -28,6 +27,20 @@ DEBUG_HINT = "(--debug or LIT_GEN_DEBUG=1 shows the traceback)"
 
 class LitGenConfigError(ValueError):
     """A setting is missing or wrong for what was asked; the message names it and the fix."""
+
+
+# the data layer's errors live here, at the bottom, so this reporter need not import lit_gen.data;
+# lit_gen.data.errors is where the data code imports them from
+class LitGenDataError(RuntimeError):
+    """Base class of lit-gen's data errors."""
+
+
+class DataNotFoundError(LitGenDataError, FileNotFoundError):
+    """No place that was tried holds the data set; the message lists them and the fixes."""
+
+
+class CorruptDataError(LitGenDataError, ValueError):
+    """A file exists but is damaged (truncated, wrong format, undecodable)."""
 
 
 def debug_requested(argv: list[str]) -> bool:

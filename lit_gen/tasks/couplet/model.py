@@ -20,6 +20,7 @@ from lit_gen.nn.couplet import GatedConvTagger, TransformerTagger
 from lit_gen.tasks.couplet.data import CoupletBatch
 from lit_gen.tasks.couplet.metrics import CoupletScores
 from lit_gen.tasks.couplet.vocab import Vocab
+from lit_gen.tasks.couplet.writing import LineWriter
 from lit_gen.utils.checks import check_finite
 
 
@@ -133,10 +134,8 @@ class CoupletTagger(L.LightningModule):
     # ----- evaluation on texts (always with this model's own vocabulary) -----
     @property
     def writer(self):
-        from lit_gen.tasks.couplet.writer import CoupletWriter
-
         if self._writer is None:
-            self._writer = CoupletWriter(self)
+            self._writer = LineWriter(self)
         return self._writer
 
     def test_step(self, batch: CoupletBatch, batch_idx: int) -> None:
