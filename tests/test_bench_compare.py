@@ -1,4 +1,4 @@
-"""``lit-gen bench --compare``: two entries' runs paired by seed."""
+"""``lit-gen bench compare``: two entries' runs paired by seed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A suite spread over workers: `lit-gen bench --plan` and the claims that keep two workers
+"""A suite spread over workers: `lit-gen bench plan` and the claims that keep two workers
 sharing one results folder from training the same entry × seed."""
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def default_checkpoints() -> list[Path]:
             newest[entry] = path
     found = [newest[k] for k in sorted(newest)]
     if not found:
-        raise SystemExit(f"no couplet checkpoints under {WORK}: run `lit-gen bench --suite cpu --only "
+        raise SystemExit(f"no couplet checkpoints under {WORK}: run `lit-gen bench run --suite cpu --only "
                          "couplet-conv-post ...` first, or pass checkpoint paths")
     return found
 
