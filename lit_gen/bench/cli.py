@@ -14,6 +14,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from lit_gen.bench import commands
 from lit_gen.bench.commands import WORK_ENV, UsageError
 
 # name -> (one-line help, function of lit_gen.bench.commands, the option groups it takes)
@@ -39,8 +40,9 @@ TOOLS: dict[str, tuple[str, str]] = {
                 "lit_gen.bench.tools.inspect"),
     "agreement": ("do two metrics of a leaderboard rank its entries the same way?", "lit_gen.bench.tools.agreement"),
 }
-# the deprecated flags -> the subcommand that replaces them (any other flag form is a run)
-FLAG_COMMANDS = {"list": "list", "compare": "compare", "metric": "compare", "plan": "plan", "plan_file": "plan",
+# the deprecated flags -> the subcommand that replaces them, first match wins, as the flags were
+# once checked (any other flag form is a run)
+FLAG_COMMANDS = {"list": "list", "compare": "compare", "metric": "compare", "plan": "plan", "plan_file": "plan --file",
                  "report": "report", "rescore": "rescore"}
 
 
@@ -165,10 +167,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         return build_parser().parse_args(argv)
     args = flag_form_parser().parse_args(argv)
     used = [flag for flag in FLAG_COMMANDS if getattr(args, flag)]
-    args.command = FLAG_COMMANDS[used[0]] if used else "run"
+    args.command = FLAG_COMMANDS[used[0]].split()[0] if used else "run"
     if used:
         flag = "--" + used[0].replace("_", "-")
-        print(f"note: `lit-gen bench {flag}` is deprecated; use `lit-gen bench {args.command}`", file=sys.stderr)
+        print(f"note: `lit-gen bench {flag}` is deprecated; use `lit-gen bench {FLAG_COMMANDS[used[0]]}`",
+              file=sys.stderr)
     return args
 
 
@@ -176,8 +179,6 @@ def main(argv: Sequence[str] = ()) -> int:
     args = _parse(list(argv))
     if args.command in TOOLS:
         return importlib.import_module(TOOLS[args.command][1]).main(args)
-    from lit_gen.bench import commands
-
     try:
         return getattr(commands, SUITE_COMMANDS[args.command][1])(args)
     except UsageError as err:

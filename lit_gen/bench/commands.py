@@ -60,14 +60,14 @@ def open_suite(args: argparse.Namespace) -> Suite:
     return Suite(Path(args.suite).name, entries, root, out, Path(work).resolve() if work else None)
 
 
-def _seeds(args: argparse.Namespace) -> int | list[int] | None:
+def _seeds_to_run(args: argparse.Namespace) -> int | list[int] | None:
     """``--seed S ...`` (exactly these), else ``--seeds N`` (0..N-1), else None (each entry's own)."""
     if getattr(args, "seeds", None) is not None and args.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
     return getattr(args, "seed", None) or getattr(args, "seeds", None)
 
 
-def _placement(args: argparse.Namespace) -> tuple[int, str, int]:
+def _placement_of(args: argparse.Namespace) -> tuple[int, str, int]:
     """``(devices, accelerator, num_nodes)``; subcommands without these options run on one CPU."""
     return getattr(args, "devices", 1), getattr(args, "accelerator", "cpu"), getattr(args, "num_nodes", 1)
 
@@ -75,7 +75,7 @@ def _placement(args: argparse.Namespace) -> tuple[int, str, int]:
 def _reproduce_command(args: argparse.Namespace, suite: Suite) -> str:
     """The command that reproduces the whole leaderboard (one entry: add --only NAME), as the
     leaderboard quotes it."""
-    devices, accelerator, nodes = _placement(args)
+    devices, accelerator, nodes = _placement_of(args)
     if nodes < 1 or devices < 1:
         raise UsageError("--devices and --num_nodes must be >= 1")
     command = f"lit-gen bench --suite {shlex.quote(suite.name)}"
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     from lit_gen.bench.runner import run_suite
 
     suite = open_suite(args)
-    command, seeds = _reproduce_command(args, suite), _seeds(args)
+    command, seeds = _reproduce_command(args, suite), _seeds_to_run(args)
     timeout = {"claim_timeout": args.claim_timeout} if args.claim_timeout is not None else {}
     _, failures = run_suite(suite.name, suite.entries, suite.root, suite.out, devices=args.devices,
                             accelerator=args.accelerator, resume=args.resume, seeds=seeds, command=command,
@@ -117,7 +117,7 @@ def plan(args: argparse.Namespace) -> int:
     suite = open_suite(args)
     _reproduce_command(args, suite)  # checks --devices and --num_nodes
     _, todo = pending(suite.entries, suite.root, suite.results, args.devices * args.num_nodes, args.resume,
-                      _seeds(args), args.only, quiet=True)
+                      _seeds_to_run(args), args.only, quiet=True)
     suite_arg = str(Path(args.suite).resolve()) if Path(args.suite).exists() else args.suite
     common = ["--out", str(suite.out.resolve()), "--root", str(suite.root)]
     common += ["--work", str(suite.work)] if suite.work is not None else []
@@ -164,11 +164,11 @@ def embed_table(readme: Path, suite: str, leaderboard_md: str) -> None:
 def rescore(args: argparse.Namespace) -> int:
     from lit_gen.bench.runner import rescore_suite
 
-    if _placement(args) != (1, "cpu", 1):  # only the deprecated flag form can ask for devices here
+    if _placement_of(args) != (1, "cpu", 1):  # only the deprecated flag form can ask for devices here
         raise UsageError("--rescore computes on one CPU device; drop --devices/--accelerator")
     suite = open_suite(args)
     command = _reproduce_command(args, suite)
-    _, failures = rescore_suite(suite.name, suite.entries, suite.root, suite.out, seeds=_seeds(args),
+    _, failures = rescore_suite(suite.name, suite.entries, suite.root, suite.out, seeds=_seeds_to_run(args),
                                 command=command, only=args.only, work=suite.work)
     return 1 if failures else 0
 
