@@ -18,8 +18,8 @@ from lit_gen.bench.cli import SUITE_COMMANDS, main
 def calls(monkeypatch):
     """Every suite handler replaced by one that records ``(subcommand, args)``."""
     seen = []
-    for name, (_, function, _) in SUITE_COMMANDS.items():
-        monkeypatch.setattr(commands, function, lambda args, name=name: seen.append((name, args)) or 0)
+    for name, spec in SUITE_COMMANDS.items():
+        monkeypatch.setattr(commands, spec.handler, lambda args, name=name: seen.append((name, args)) or 0)
     return seen
 
 
@@ -39,7 +39,8 @@ def test_each_subcommand_reaches_its_handler(calls, capsys, argv, command, optio
 
 @pytest.mark.parametrize("argv, command, spelling", [
     (["--list"], "list", "list"), (["--report", "--readme", "R.md"], "report", "report"),
-    (["--rescore", "--seed", "0"], "rescore", "rescore"), (["--compare", "a", "b", "--metric", "fid"], "compare", "compare"),
+    (["--rescore", "--seed", "0"], "rescore", "rescore"),
+    (["--compare", "a", "b", "--metric", "fid"], "compare", "compare"),
     (["--plan"], "plan", "plan"), (["--plan-file", "p"], "plan", "plan --file"),
 ])
 def test_the_old_flags_still_work_and_name_the_subcommand(calls, capsys, argv, command, spelling):

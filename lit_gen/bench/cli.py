@@ -13,24 +13,38 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from lit_gen.bench import commands
 from lit_gen.bench.commands import WORK_ENV, UsageError
 
-# name -> (one-line help, function of lit_gen.bench.commands, the option groups it takes)
-SUITE_COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "run": ("train and measure a suite's entries, skipping finished runs and resuming killed ones "
-            "(the default without a subcommand)", "run", ("suite", "seeds", "placement", "out", "work", "running")),
-    "plan": ("print one self-contained `lit-gen bench run` command per run still to do, for a job "
-             "array or `xargs -P` (docs/scale-out.md)", "plan",
-             ("suite", "seeds", "placement", "out", "work", "running", "plan_file")),
-    "report": ("rebuild the leaderboard from the result files already on disk", "report",
-               ("suite_only", "placement", "out", "readme")),
-    "rescore": ("add the metrics an entry lists and a finished run lacks, computed on the run's saved "
-                "weights without training", "rescore", ("suite", "seeds", "out", "work")),
-    "compare": ("compare two entries' results seed by seed (values, means, an exact permutation test)",
-                "compare", ("entries", "metric", "suite_only", "out")),
-    "list": ("list a suite's entries", "list_entries", ("suite",)),
+
+class SuiteCommand(NamedTuple):
+    """A subcommand on a suite: its one-line help, handler and options."""
+
+    help: str
+    handler: str  # the function of lit_gen.bench.commands that does it
+    options: tuple[str, ...]  # its option groups (OPTION_GROUPS)
+
+
+SUITE_COMMANDS: dict[str, SuiteCommand] = {
+    "run": SuiteCommand(
+        ("train and measure a suite's entries, skipping finished runs and resuming killed ones "
+         "(the default without a subcommand)"),
+        "run", ("suite", "seeds", "placement", "out", "work", "running")),
+    "plan": SuiteCommand(
+        ("print one self-contained `lit-gen bench run` command per run still to do, for a job array "
+         "or `xargs -P` (docs/scale-out.md)"),
+        "plan", ("suite", "seeds", "placement", "out", "work", "running", "plan_file")),
+    "report": SuiteCommand("rebuild the leaderboard from the result files already on disk",
+                           "report", ("suite_only", "placement", "out", "readme")),
+    "rescore": SuiteCommand(
+        ("add the metrics an entry lists and a finished run lacks, computed on the run's saved weights "
+         "without training"),
+        "rescore", ("suite", "seeds", "out", "work")),
+    "compare": SuiteCommand("compare two entries' results seed by seed (values, means, an exact permutation test)",
+                            "compare", ("entries", "metric", "suite_only", "out")),
+    "list": SuiteCommand("list a suite's entries", "list_entries", ("suite",)),
 }
 # name -> (one-line help, module with add_arguments(parser) and main(args))
 TOOLS: dict[str, tuple[str, str]] = {
@@ -58,7 +72,8 @@ def _suite(p: argparse.ArgumentParser, only: bool = True) -> None:
 
 def _seeds(p: argparse.ArgumentParser) -> None:
     seeds = p.add_mutually_exclusive_group()
-    seeds.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of each entry's seeds (default: each entry's own seeds)")
+    seeds.add_argument("--seeds", type=int,
+                       help="use seeds 0..N-1 instead of each entry's seeds (default: each entry's own seeds)")
     seeds.add_argument("--seed", type=int, nargs="+", metavar="S",
                        help="exactly these seeds (e.g. one seed per process, to run an entry's seeds side by "
                             "side) (default: each entry's own seeds)")
@@ -134,9 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Without a subcommand, `lit-gen bench [run options]` runs. The flag forms --list, --report, "
                "--rescore, --compare and --plan still work for one release, with a deprecation note.")
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
-    for name, (text, _, groups) in SUITE_COMMANDS.items():
-        command = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
-        for group in groups:
+    for name, spec in SUITE_COMMANDS.items():
+        command = sub.add_parser(name, help=spec.help, description=spec.help[0].upper() + spec.help[1:] + ".")
+        for group in spec.options:
             OPTION_GROUPS[group](command)
     for name, (text, module) in TOOLS.items():
         tool = importlib.import_module(module)
@@ -180,7 +195,7 @@ def main(argv: Sequence[str] = ()) -> int:
     if args.command in TOOLS:
         return importlib.import_module(TOOLS[args.command][1]).main(args)
     try:
-        return getattr(commands, SUITE_COMMANDS[args.command][1])(args)
+        return getattr(commands, SUITE_COMMANDS[args.command].handler)(args)
     except UsageError as err:
         print(f"lit-gen bench: {err}", file=sys.stderr)
         return 2
