@@ -74,7 +74,8 @@ def _placement_of(args: argparse.Namespace) -> tuple[int, str, int]:
 
 def _reproduce_command(args: argparse.Namespace, suite: Suite) -> str:
     """The command that reproduces the whole leaderboard (one entry: add --only NAME), as the
-    leaderboard quotes it."""
+    leaderboard quotes it. It keeps the plain run spelling (``lit-gen bench --suite S``, still
+    valid), so that rebuilding a committed leaderboard does not change its text."""
     devices, accelerator, nodes = _placement_of(args)
     if nodes < 1 or devices < 1:
         raise UsageError("--devices and --num_nodes must be >= 1")
