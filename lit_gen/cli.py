@@ -21,7 +21,8 @@ from lit_gen.utils.errors import debug_requested, format_error, user_error
 #: lit-gen's own commands: name -> (one-line help, "module:function" taking argv)
 COMMANDS: dict[str, tuple[str, str]] = {
     "env": ("print versions and devices, for bug reports", "lit_gen.utils.env:main"),
-    "bench": ("run benchmark suites and write the leaderboard", "lit_gen.bench.cli:main"),
+    "bench": ("benchmark suites: run|plan|report|rescore|compare|list|curves|inspect|agreement",
+              "lit_gen.bench.cli:main"),
     "eval": ("FID/KID/IS/precision/recall/density/coverage of an image set", "lit_gen.metrics.cli:main"),
     "couplet": ("write the lower line of a Chinese couplet", "lit_gen.tasks.couplet.cli:main"),
     "lexicon": ("word discovery: build|segment|templates|parse", "lit_gen.tasks.lexicon.cli:main"),

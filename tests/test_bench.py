@@ -40,8 +40,9 @@ def make_suite(tmp_path: Path, names=("tiny-a",), seeds=(0,), **extra) -> Path:
     return folder
 
 
-def bench(suite: Path, out: Path, *more: str) -> int:
-    return main(["--suite", str(suite), "--out", str(out), "--root", str(ROOT), *more])
+def bench(suite: Path, out: Path, *more: str, command: str = "run") -> int:
+    """``lit-gen bench COMMAND --suite SUITE --out OUT ...`` in this process."""
+    return main([command, "--suite", str(suite), "--out", str(out), "--root", str(ROOT), *more])
 
 
 def test_quick_suite_loads_and_every_metric_is_registered():
@@ -205,7 +206,7 @@ def test_bad_suites_and_names_are_clear_errors(tmp_path, capsys):
                                                     "budget": {"epochs": 3}}]))
     with pytest.raises(SuiteError, match="budget keys"):
         load_suite(str(folder), ROOT)
-    assert main(["--suite", "no-such-suite", "--root", str(ROOT)]) == 2
+    assert main(["list", "--suite", "no-such-suite", "--root", str(ROOT)]) == 2
     assert "known suites" in capsys.readouterr().err
     with pytest.raises(KeyError, match="unknown benchmark metric 'nope'"):
         get_metric("nope")
@@ -291,7 +292,7 @@ def test_two_node_run_matches_one_process_scoring(tmp_path, tmp_path_factory):
 
 
 def test_readme_embedding_replaces_only_the_marked_block(tmp_path):
-    from lit_gen.bench.cli import embed_table
+    from lit_gen.bench.commands import embed_table
 
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- leaderboard:cpu -->\nold table\n<!-- /leaderboard:cpu -->\noutro\n")
@@ -350,13 +351,13 @@ def test_rescore_adds_a_metric_from_the_saved_weights_without_training(tmp_path,
     saved_at = weights.stat().st_mtime_ns
 
     make_suite(tmp_path)  # the entry now also lists nll
-    assert bench(suite, tmp_path / "out", "--report") == 0  # the old run still counts for nelbo
+    assert bench(suite, tmp_path / "out", command="report") == 0  # the old run still counts for nelbo
     row = json.loads((tmp_path / "out/mini/leaderboard.json").read_text())[0]
     assert row["metrics"]["test_nelbo"]["n"] == 1 and "nll" not in row["metrics"]
     assert bench(suite, tmp_path / "full") == 0  # reference: trained and scored in one go
     full = json.loads((tmp_path / "full/mini/runs/tiny-a/seed=0.json").read_text())
     capsys.readouterr()
-    assert bench(suite, tmp_path / "out", "--rescore") == 0
+    assert bench(suite, tmp_path / "out", command="rescore") == 0
     assert "adding ['nll'] from its saved weights" in capsys.readouterr().out
     after = json.loads((tmp_path / "out/mini/runs/tiny-a/seed=0.json").read_text())
     assert after["metrics"]["nll"] == full["metrics"]["nll"]
@@ -379,7 +380,7 @@ def test_rescore_accepts_weights_saved_before_a_model_option_existed(tmp_path, c
     del checkpoint["hyper_parameters"]["lr"]  # as if saved before VAE(lr) existed
     resave(checkpoint, weights)
     make_suite(tmp_path)  # the entry now also lists nll
-    assert bench(suite, tmp_path / "out", "--rescore") == 0
+    assert bench(suite, tmp_path / "out", command="rescore") == 0
     assert "nll" in json.loads((tmp_path / "out/mini/runs/tiny-a/seed=0.json").read_text())["metrics"]
 
     make_suite(tmp_path, metrics=["nelbo"], metric_options={})
@@ -390,7 +391,7 @@ def test_rescore_accepts_weights_saved_before_a_model_option_existed(tmp_path, c
     resave(checkpoint, weights)
     make_suite(tmp_path)
     capsys.readouterr()
-    assert bench(suite, tmp_path / "out2", "--rescore") == 1
+    assert bench(suite, tmp_path / "out2", command="rescore") == 1
     assert "model settings" in capsys.readouterr().out
 
 
@@ -409,12 +410,12 @@ def test_rescore_refuses_runs_trained_otherwise(tmp_path, capsys):
     result = tmp_path / "out/mini/runs/tiny-a/seed=0.json"
     text = result.read_text()
     make_suite(tmp_path, budget={"max_epochs": 2})
-    assert bench(suite, tmp_path / "out", "--rescore") == 1
+    assert bench(suite, tmp_path / "out", command="rescore") == 1
     assert "another configuration" in capsys.readouterr().out and result.read_text() == text
 
     make_suite(tmp_path)
     (tmp_path / "out/mini/work/tiny-a/seed=0/final.ckpt").unlink()
-    assert bench(suite, tmp_path / "out", "--rescore", "--seed", "0", "1") == 1
+    assert bench(suite, tmp_path / "out", "--seed", "0", "1", command="rescore") == 1
     out = capsys.readouterr().out
     assert "final.ckpt are gone" in out and "seed=1: not rescored: no result" in out
     assert result.read_text() == text
@@ -456,26 +457,6 @@ def test_restarts_keep_the_run_with_the_lowest_monitor(tmp_path, capsys):
 def test_bad_restarts_are_suite_errors(tmp_path, restarts, message):
     with pytest.raises(SuiteError, match=message):
         load_suite(str(make_suite(tmp_path, restarts=restarts)), ROOT)
-
-
-def test_metric_agreement_ranks_two_metrics_of_a_leaderboard(tmp_path, capsys):
-    """benchmarks/metric_agreement.py: ranks by hand and a perfectly reversed order give tau -1."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("metric_agreement", ROOT / "benchmarks/metric_agreement.py")
-    agreement = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(agreement)
-    rows = [{"entry": f"gan-{name}-cifar10", "metrics": {"fid[classifier]": {"mean": a, "std": 0, "n": 3},
-                                                         "fid[inception-ts]": {"mean": b, "std": 0, "n": 2}}}
-            for name, a, b in (("a", 10.0, 300.0), ("b", 20.0, 200.0), ("c", 30.0, 100.0))]
-    rows.append({"entry": "vae-mnist", "metrics": {"fid[classifier]": {"mean": 1.0, "std": 0, "n": 1}}})
-    (tmp_path / "cpu").mkdir()
-    (tmp_path / "cpu/leaderboard.json").write_text(json.dumps(rows))
-    assert agreement.main(["--results", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "gan-a-cifar10" in out and "1 / 3" in out and "vae-mnist" not in out
-    assert "3 entries: Spearman rho -1.000, Kendall tau -1.000" in out
-    assert agreement.main(["--results", str(tmp_path), "--match", "mnist"]) == 2
 
 
 class _FailAtEpoch:
@@ -546,7 +527,7 @@ def test_work_folder_outside_the_results_holds_checkpoints_and_resumes(tmp_path,
     assert (work / "mini/tiny-a/seed=0/final.ckpt").is_file() and not (work / "mini/tiny-a/seed=0/partial").exists()
     assert not (out / "mini/work").exists()
     make_suite(tmp_path, budget={"max_epochs": 3})  # the entry gains nll: rescored from DIR's weights
-    assert bench(suite, out, "--rescore") == 0
+    assert bench(suite, out, command="rescore") == 0
     assert "nll" in json.loads((out / "mini/runs/tiny-a/seed=0.json").read_text())["metrics"]
 
 

@@ -1,4 +1,4 @@
-"""``lit-gen bench --compare``: two entries' runs paired by seed."""
+"""``lit-gen bench compare``: two entries' runs paired by seed."""
 
 from __future__ import annotations
 
@@ -58,12 +58,12 @@ def write_suite_and_results(tmp_path: Path, values: dict[str, dict[int, float]])
 
 
 def compare(folder: Path, tmp_path: Path, *more: str) -> int:
-    return main(["--suite", str(folder), "--root", str(ROOT), "--out", str(tmp_path / "out"), *more])
+    return main(["compare", *more, "--suite", str(folder), "--root", str(ROOT), "--out", str(tmp_path / "out")])
 
 
 def test_cli_prints_the_table_and_the_test_for_the_runs_the_leaderboard_counts(tmp_path, capsys):
     folder = write_suite_and_results(tmp_path, {"a": {0: 0.5, 1: 0.6, 2: 0.7}, "b": {0: 0.6, 1: 0.7, 2: 0.8}})
-    assert compare(folder, tmp_path, "--compare", "a", "b", "--metric", "test_error") == 0
+    assert compare(folder, tmp_path, "a", "b", "--metric", "test_error") == 0
     out = capsys.readouterr().out
     assert "A is lower on 3 of 3 seeds" in out
     assert "p = 0.2500" in out
@@ -71,7 +71,7 @@ def test_cli_prints_the_table_and_the_test_for_the_runs_the_leaderboard_counts(t
     # a result made under another configuration is stale: left out, as the leaderboard leaves it out
     stale = tmp_path / "out" / "pair" / "runs" / "a" / "seed=2.json"
     stale.write_text(stale.read_text().replace('"config_hash": "', '"config_hash": "old'))
-    assert compare(folder, tmp_path, "--compare", "a", "b", "--metric", "test_error") == 0
+    assert compare(folder, tmp_path, "a", "b", "--metric", "test_error") == 0
     out = capsys.readouterr().out
     assert "2 seeds paired" in out and "left out: seeds [2] of 'b'" in out
 
@@ -86,9 +86,10 @@ def test_bad_comparisons_are_clear_errors(tmp_path, capsys):
     with pytest.raises(CompareError, match="not a finite number"):
         paired_seeds({"a": runs({0: float("nan")}), "b": runs({0: 1.0})}, "a", "b", "test_error")
     folder = write_suite_and_results(tmp_path, {"a": {0: 1.0}})
-    assert compare(folder, tmp_path, "--compare", "a", "b") == 2
+    with pytest.raises(SystemExit):  # argparse: the metric is required
+        compare(folder, tmp_path, "a", "b")
     assert "--metric" in capsys.readouterr().err
-    assert compare(folder, tmp_path, "--compare", "a", "zzz", "--metric", "test_error") == 2
+    assert compare(folder, tmp_path, "a", "zzz", "--metric", "test_error") == 2
     assert "no entries ['zzz']" in capsys.readouterr().err
-    assert compare(folder, tmp_path, "--compare", "a", "b", "--metric", "test_error") == 2
+    assert compare(folder, tmp_path, "a", "b", "--metric", "test_error") == 2
     assert "no results for entry 'b'" in capsys.readouterr().err

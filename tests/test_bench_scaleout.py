@@ -1,4 +1,4 @@
-"""A suite spread over workers: `lit-gen bench --plan` and the claims that keep two workers
+"""A suite spread over workers: `lit-gen bench plan` and the claims that keep two workers
 sharing one results folder from training the same entry × seed."""
 
 from __future__ import annotations
@@ -25,23 +25,23 @@ def test_plan_prints_the_pending_runs_in_order_as_runnable_commands(tmp_path, ca
                             metric_options={}), tmp_path / "out"
     assert bench(suite, out, "--only", "tiny-a", "--seed", "0") == 0
     capsys.readouterr()
-    assert bench(suite, out, "--plan", "--work", str(tmp_path / "w")) == 0
+    assert bench(suite, out, "--work", str(tmp_path / "w"), command="plan") == 0
     lines = capsys.readouterr().out.splitlines()
     assert [re.search(r"--only (\S+) --seed (\d)", line).groups() for line in lines] == [
         ("tiny-a", "1"), ("tiny-b", "0"), ("tiny-b", "1")]  # the finished run is left out
     argv = shlex.split(lines[0])
-    assert argv[:2] == ["lit-gen", "bench"] and argv[argv.index("--work") + 1] == str(tmp_path / "w")
+    assert argv[:3] == ["lit-gen", "bench", "run"] and argv[argv.index("--work") + 1] == str(tmp_path / "w")
     monkeypatch.chdir(tmp_path / "suites")  # the command holds absolute folders: it runs from anywhere
     assert main(argv[2:]) == 0
     assert json.loads((out / "mini/runs/tiny-a/seed=1.json").read_text())["seed"] == 1
     assert (tmp_path / "w/mini/tiny-a/seed=1/final.ckpt").is_file()
     plan_file = tmp_path / "plan.txt"
-    assert bench(suite, out, "--plan-file", str(plan_file)) == 0
+    assert bench(suite, out, "--file", str(plan_file), command="plan") == 0
     assert len(plan_file.read_text().splitlines()) == 2
     make_suite(tmp_path, names=("tiny-a", "tiny-b"), seeds=(0, 1), metrics=["nelbo"], metric_options={},
                budget={"max_epochs": 2})  # another configuration: its old results no longer count
     capsys.readouterr()
-    assert bench(suite, out, "--plan") == 0
+    assert bench(suite, out, command="plan") == 0
     assert len(capsys.readouterr().out.splitlines()) == 4
 
 
@@ -145,6 +145,6 @@ def test_two_workers_share_a_suite_and_train_each_run_once(tmp_path):
     stdout, stderr = alone.communicate(timeout=600)
     assert alone.returncode == 0, stderr[-3000:]
     (tmp_path / "out/mini/leaderboard.json").unlink()  # rebuilt from whatever results the workers left
-    assert bench(suite, tmp_path / "out", "--report") == 0
+    assert bench(suite, tmp_path / "out", command="report") == 0
     assert _board(tmp_path / "out") == _board(tmp_path / "alone")
     print([_trained(stdout) for stdout, _ in logs])

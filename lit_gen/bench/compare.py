@@ -1,6 +1,6 @@
 """Two bench entries, seed by seed: is their difference more than seed-to-seed noise?
 
-``lit-gen bench --suite cpu --compare A B --metric test_error`` reads the result files of both
+``lit-gen bench compare A B --suite cpu --metric test_error`` reads the result files of both
 entries (``runs/<entry>/seed=N.json``; the runs the leaderboard counts, i.e. those made under
 the entry's current configuration), pairs them by seed, and prints each seed's values, both
 means ± std, the mean paired difference, on how many seeds A is lower, and the p-value of an
@@ -100,7 +100,7 @@ def paired_seeds(results: dict[str, list[dict[str, Any]]], entry_a: str, entry_b
 
 
 def render(paired: PairedSeeds) -> str:
-    """The comparison as plain text (what ``lit-gen bench --compare`` prints)."""
+    """The comparison as plain text (what ``lit-gen bench compare`` prints)."""
     means = _cell(_mean_std(paired.a)), _cell(_mean_std(paired.b))  # as the leaderboard writes them
     width = max(len(means[0]), len(means[1]), 8)
     lines = [f"{paired.metric}: A = {paired.entry_a}, B = {paired.entry_b}; {len(paired.seeds)} seeds paired",

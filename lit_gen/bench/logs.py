@@ -3,7 +3,7 @@
 A bench run that was interrupted and resumed logs each piece to its own
 ``lightning_logs/version_N`` folder; :func:`logged_scalars` joins them into one curve per tag.
 The bench itself never reads these curves (results come from the test split); they are for
-looking at a run afterwards (``benchmarks/val_curves.py``).
+looking at a run afterwards (``lit-gen bench curves``).
 """
 
 from __future__ import annotations

@@ -24,6 +24,27 @@ key it gives replaces the referenced one. The result is an ordinary entry: its h
 the fields it ends up with, so it never shares results with the entry it extends unless every
 field is the same.
 
+A file may also be a mapping: ``defaults`` (fields every entry of the file starts from) and
+``entries`` (the list), so that what the entries share is written once::
+
+    defaults:
+      budget: {max_epochs: 50}
+      seeds: [0, 1, 2]
+      metrics: [fid, kid]
+      metric_options: {fid: {n_fake: 5000}, kid: {n_fake: 5000}}
+    entries:
+      - name: gan-sgan-mnist
+        config: configs/gan/sgan_mnist.yaml
+      - name: gan-sgan-short
+        config: configs/gan/sgan_mnist.yaml
+        budget: {max_epochs: 5}        # replaces the default budget
+        metrics: [fid]                 # only fid's default options apply
+
+An entry's own keys replace the defaults', except ``overrides`` and ``metric_options``, which
+are merged (same key or metric: the entry's). An entry receives the default ``metric_options``
+only of the metrics it lists. Entries with ``extends`` take their fields from the entry they
+extend, not from the defaults. A defaulted entry is the entry spelled out, with the same hash.
+
 ``curve`` (generative image models only) adds a
 :class:`~lit_gen.callbacks.FidelityCallback` with these arguments to the run; each result then
 holds the metric against training time, and the leaderboard picture draws it.
@@ -38,6 +59,7 @@ or a label score (``LABEL_SCORES``).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Iterable
@@ -50,6 +72,7 @@ import yaml
 BUDGET_KEYS = ("max_steps", "max_epochs", "max_time")
 ENTRY_KEYS = {"name", "config", "overrides", "budget", "seeds", "metrics", "metric_options",
               "reference", "description", "curve", "restarts", "extends"}
+DEFAULT_KEYS = ENTRY_KEYS - {"name", "extends"}  # what a file's ``defaults`` may give its entries
 RESTART_KEYS = ("n", "monitor", "mode")
 # the entry fields training depends on (the rest say what is measured afterwards, and how it is shown)
 TRAINING_FIELDS = ("config", "overrides", "budget", "curve", "restarts")
@@ -160,6 +183,34 @@ def _extended(raw: dict[str, Any], where: str, root: Path, loading: tuple[str, .
     return {**fields, **own, "overrides": {**base.overrides, **(own.get("overrides") or {})}}
 
 
+def _file_entries(raw: Any, path: Path) -> list[Any]:
+    """The raw entries of a suite file (a list, or a mapping of ``defaults`` and ``entries``),
+    each with the file's defaults filled in."""
+    if isinstance(raw, list):
+        return raw
+    if not isinstance(raw, dict) or set(raw) != {"defaults", "entries"} or not isinstance(raw["entries"], list):
+        raise SuiteError(f"{path} must hold a YAML list of entries, or a mapping of 'defaults' and 'entries' (a list)")
+    defaults = raw["defaults"] or {}
+    if not isinstance(defaults, dict) or set(defaults) - DEFAULT_KEYS:
+        raise SuiteError(f"{path}: defaults must be a mapping of entry keys among {sorted(DEFAULT_KEYS)}, "
+                         f"got {defaults!r}")
+    return [_with_defaults(item, defaults) for item in raw["entries"]]
+
+
+def _with_defaults(raw: Any, defaults: dict[str, Any]) -> Any:
+    """``raw`` with the keys it lacks taken from ``defaults``; ``overrides`` merged, and the
+    default ``metric_options`` of the metrics ``raw`` ends up listing merged under its own."""
+    if not isinstance(raw, dict) or "extends" in raw:
+        return raw  # errors are _entry's to report; an extending entry starts from its base
+    merged = {**copy.deepcopy(defaults), **raw}
+    merged["overrides"] = {**(defaults.get("overrides") or {}), **(raw.get("overrides") or {})}
+    metrics = merged.get("metrics") or []
+    metrics = [metrics] if isinstance(metrics, str) else metrics
+    shared = {m: v for m, v in (defaults.get("metric_options") or {}).items() if m in metrics}
+    merged["metric_options"] = copy.deepcopy({**shared, **(raw.get("metric_options") or {})})
+    return merged
+
+
 def _entry(raw: Any, path: Path, root: Path, loading: tuple[str, ...] = ()) -> Entry:
     where = f"{path}: entry {raw.get('name', '?') if isinstance(raw, dict) else raw!r}"
     if not isinstance(raw, dict):
@@ -220,10 +271,8 @@ def load_suite(name_or_path: str, root: Path, loading: tuple[str, ...] = ()) -> 
             raise SuiteError(f"{path} is not valid YAML: {err}") from None
         if raw is None:
             continue
-        if not isinstance(raw, list):
-            raise SuiteError(f"{path} must hold a YAML list of entries")
         entries += [_entry(item, path.resolve(), root.resolve(), (*loading, Path(name_or_path).name))
-                    for item in raw]
+                    for item in _file_entries(raw, path)]
     names = [e.name for e in entries]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -7,7 +7,7 @@
 - achieved GFLOP/s (FLOPs of one iteration counted by ``torch.utils.flop_counter``) against the
   machine's peak, measured here as the GFLOP/s of a large float32 matrix product.
 
-    LIT_GEN_DATA=../shared/data python benchmarks/gan_speed.py --data mnist --width 32 \
+    LIT_GEN_DATA=../shared/data python benchmarks/studies/gan_speed.py --data mnist --width 32 \
         --objectives sgan wgan_gp gan_qp --before b68e60c
 
 Each variant runs in its own worker process (the before one imports the old package from a
@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHAPES = {"mnist": (1, 28, 64), "cifar10": (3, 32, 128)}  # channels, side, latent size
 
 
@@ -276,7 +276,7 @@ def main() -> None:
 
 def render(records: list[dict]) -> str:
     """The records as a markdown table (what docs/gan.md links to)."""
-    lines = ["# GAN iteration speed (`python benchmarks/gan_speed.py`)", "",
+    lines = ["# GAN iteration speed (`python benchmarks/studies/gan_speed.py`)", "",
              "ms per generator iteration (median over rounds); before = the Lightning step of commit "
              "`before`, after = this tree's, plain = a plain PyTorch loop of the same networks, data and loss code.",
              "", "| data | width | objective | threads | before | after | plain | after vs before | after / plain "

@@ -1,6 +1,6 @@
 """Inference speed of the couplet writers, side by side, on the 4,000 upper lines of the test split.
 
-    python benchmarks/couplet_speed.py [--threads 2] [--repeat 3] [CKPT ...]
+    python benchmarks/studies/couplet_speed.py [--threads 2] [--repeat 3] [CKPT ...]
 
 Without checkpoints, it times the models the ``cpu`` bench trained (the ``last.ckpt`` of each
 ``couplet-*`` run under ``benchmarks/results/cpu/work``). Speed depends on the architecture, not
@@ -25,7 +25,7 @@ from lit_gen.tasks.couplet.data import read_pairs
 from lit_gen.tasks.couplet.writer import CoupletWriter
 from lit_gen.utils.io import atomic_write_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / "benchmarks/results/cpu/work"
 
 
@@ -45,7 +45,7 @@ def default_checkpoints() -> list[Path]:
             newest[entry] = path
     found = [newest[k] for k in sorted(newest)]
     if not found:
-        raise SystemExit(f"no couplet checkpoints under {WORK}: run `lit-gen bench --suite cpu --only "
+        raise SystemExit(f"no couplet checkpoints under {WORK}: run `lit-gen bench run --suite cpu --only "
                          "couplet-conv-post ...` first, or pass checkpoint paths")
     return found
 

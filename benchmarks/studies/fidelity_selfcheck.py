@@ -1,7 +1,7 @@
 """Real-vs-real self-checks of the sample-quality metrics (no model involved).
 
-    LIT_GEN_DATA=../shared/data python benchmarks/fidelity_selfcheck.py --extractor classifier --n 10000
-    LIT_GEN_DATA=../shared/data python benchmarks/fidelity_selfcheck.py --extractor inception-ts --n 500
+    LIT_GEN_DATA=../shared/data python benchmarks/studies/fidelity_selfcheck.py --extractor classifier --n 10000
+    LIT_GEN_DATA=../shared/data python benchmarks/studies/fidelity_selfcheck.py --extractor inception-ts --n 500
 
 Prints FID/KID for (MNIST train, MNIST test) and (MNIST test, Fashion-MNIST test), the IS of
 MNIST test images (classifier only), the protocol, and the wall time. Same code as the

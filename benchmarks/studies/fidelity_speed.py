@@ -1,6 +1,6 @@
 """Feature-extraction speed of each extractor on this machine, and a 10k-sample FID end to end.
 
-    LIT_GEN_DATA=../shared/data python benchmarks/fidelity_speed.py [--inception-images 32]
+    LIT_GEN_DATA=../shared/data python benchmarks/studies/fidelity_speed.py [--inception-images 32]
 
 Prints images/s for ``classifier`` (10,000 MNIST test images), ``inception-ts`` and
 ``inception`` (a few images each; ``inception`` only when its weights are found offline), then

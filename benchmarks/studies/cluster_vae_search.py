@@ -4,7 +4,7 @@ The recipe is ``configs/cluster_vae_best.yaml`` on the cpu suite's network (conv
 hidden 128, as in ``benchmarks/suites/cpu/clustering.yaml``); ``--set`` overrides its model
 arguments. The score is ACC on the 5,000 images the data module holds out of train.
 
-    OMP_NUM_THREADS=1 python benchmarks/cluster_vae_search.py --set '{"pair_mi_weight": 20}' --seed 0
+    OMP_NUM_THREADS=1 python benchmarks/studies/cluster_vae_search.py --set '{"pair_mi_weight": 20}' --seed 0
 
 Prints, after each epoch, the validation ACC, the nearest-neighbour label agreement of the
 codes (cosine) and the number of validation images per cluster
@@ -27,7 +27,7 @@ from lit_gen.data import ImageDataModule
 from lit_gen.metrics.clustering import ClusterAccuracy
 from lit_gen.models import ClusterVAE
 
-RECIPE = Path(__file__).resolve().parents[1] / "configs" / "cluster_vae_best.yaml"
+RECIPE = Path(__file__).resolve().parents[2] / "configs" / "cluster_vae_best.yaml"
 CPU_NETWORK = {"channels": [16, 32], "hidden": 128}
 
 

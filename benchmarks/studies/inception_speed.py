@@ -4,7 +4,7 @@
 - ``fast``: :class:`lit_gen.metrics.inception_fast.FastInception` (same weights, batch norm
   folded, channels-last, oneDNN conv + ReLU), what the ``inception-ts`` extractor runs.
 
-    LIT_GEN_DATA=../shared/data python benchmarks/inception_speed.py --n 200
+    LIT_GEN_DATA=../shared/data python benchmarks/studies/inception_speed.py --n 200
 
 Both paths see the same CIFAR-10 images (``--n`` of train and ``--n`` of test, seeded subsets),
 with the extractor's own preprocessing (TF1-exact bilinear resize to 299, then (x−128)/128) and
@@ -30,7 +30,7 @@ from lit_gen.metrics.extractors import INCEPTION_SIZE, inception_input, inceptio
 from lit_gen.metrics.fidelity import reference_images, to_uint8_rgb
 from lit_gen.metrics.inception_fast import FoldedConv
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def conv_gflop_per_image(net: torch.nn.Module) -> float:
@@ -53,7 +53,7 @@ def render(r: dict) -> str:
     """A record as the markdown that docs/gan.md links to."""
     ips, fid = r["images_per_second"], r["fid_train_vs_test"]
     rows = "".join(f"| {k} | {ips[k]:.2f} | {r['gflops'][k]:.0f} |\n" for k in ips)
-    return ("# inception-ts speed (`python benchmarks/inception_speed.py`)\n\n| path | images/s | GFLOP/s |\n"
+    return ("# inception-ts speed (`python benchmarks/studies/inception_speed.py`)\n\n| path | images/s | GFLOP/s |\n"
             f"|---|---|---|\n{rows}\n{r['speedup']:.2f}x faster; {r['gflop_per_image']:.1f} GFLOP per image (2 x the "
             f"convolutions' multiply-adds); {r['threads']} thread(s), batch {r['batch_size']}; {2 * r['n_per_split']} "
             f"{r['dataset']} images; largest feature difference {r['max_abs_feature_difference']:.2e} = "

@@ -1,6 +1,6 @@
 """Speed of the lexicon task, side by side with jieba (HMM off), on the PKU-protocol text.
 
-    python benchmarks/lexicon_speed.py [--data ../shared/data] [--repeat 3]
+    python benchmarks/studies/lexicon_speed.py [--data ../shared/data] [--repeat 3]
 
 Times (best of ``--repeat``, wall clock, this machine): counting n-grams over the training text
 (PFR-199801 raw + PKU test raw), building the lexicon with the default (PKU-tuned) settings,

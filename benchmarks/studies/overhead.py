@@ -1,6 +1,6 @@
 """Overhead of Lightning + our LightningModule against a plain PyTorch loop, same VAE steps.
 
-    LIT_GEN_DATA=../shared/data python benchmarks/overhead.py --steps 300 --repeats 3
+    LIT_GEN_DATA=../shared/data python benchmarks/studies/overhead.py --steps 300 --repeats 3
 
 Both loops train the same VAE (same init, data, batch size, optimizer) for ``--steps`` steps on
 one device. The Lightning time runs from the first to the last training batch (a callback), so

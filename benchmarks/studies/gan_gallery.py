@@ -2,7 +2,7 @@
 not cherry-picked: the first 64 draws of ``torch.manual_seed(--z-seed)``), and one figure of
 classifier FID against training wall time per data set from the runs' ``curve`` points.
 
-    python benchmarks/gan_gallery.py --suite cpu --entries gan-wgan-gp-mnist-long gan-gan-qp-mnist-long
+    python benchmarks/studies/gan_gallery.py --suite cpu --entries gan-wgan-gp-mnist-long gan-gan-qp-mnist-long
 
 Reads ``benchmarks/results/<suite>/runs/<entry>/seed=S.json`` and the run's saved weights
 (``<work>/<entry>/seed=S/final.ckpt``; ``--work`` when the work folder is elsewhere). Writes
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def sample_grid(checkpoint: Path, out: Path, z_seed: int) -> None:

@@ -1,6 +1,6 @@
 """Which couplet writer is better, and is the difference more than noise?
 
-    python benchmarks/couplet_compare.py [--baseline couplet-conv-post] [--samples 1000] [CKPT ...]
+    python benchmarks/studies/couplet_compare.py [--baseline couplet-conv-post] [--samples 1000] [CKPT ...]
 
 Decodes the 4,000-pair test split with each model (greedy, structural rules on, as the bench
 does), prints its character BLEU-4 (×100) and, against the baseline, a paired bootstrap over

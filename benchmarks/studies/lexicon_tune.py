@@ -4,7 +4,7 @@ Protocol: the lexicon is built on the raw PFR-199801 text + the raw PKU test tex
 literature's unsupervised setting: all raw text is available); each setting is scored on the
 *last* ``--dev-lines`` lines of the PFR gold (PKU standard). The PKU test gold is not read.
 
-    python benchmarks/lexicon_tune.py --grid '{"min_count": [5, 10, 20]}' [--base '{...}']
+    python benchmarks/studies/lexicon_tune.py --grid '{"min_count": [5, 10, 20]}' [--base '{...}']
 
 Prints one JSON line per setting (dev P/R/F1, lexicon size, L, build seconds).
 """

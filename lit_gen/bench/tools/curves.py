@@ -1,6 +1,6 @@
 """Print the validation curves of a bench entry's runs, from their TensorBoard logs.
 
-    python benchmarks/val_curves.py benchmarks/results/cpu/work/glow-logit-vd-mnist-4h val/bpd
+    lit-gen bench curves benchmarks/results/cpu/work/glow-logit-vd-mnist-4h val/bpd
 
 For each ``seed=N`` folder (and ``restart=R`` inside it, for entries with restarts) it prints one
 line per tag: ``step:value`` for every logged point, pieces of a resumed run joined
@@ -11,9 +11,14 @@ line per tag: ``step:value`` for every logged point, pieces of a resumed run joi
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from lit_gen.bench.logs import logged_scalars
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("entry_dir", type=Path, help="the entry's work folder, benchmarks/results/<suite>/work/<entry>")
+    parser.add_argument("tags", nargs="*", default=["val/bpd"], help="scalar tags (default: val/bpd)")
+    parser.add_argument("--digits", type=int, default=4, help="decimals printed (default 4)")
 
 
 def run_folders(entry_dir: Path) -> list[Path]:
@@ -25,21 +30,16 @@ def run_folders(entry_dir: Path) -> list[Path]:
     return runs
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("entry_dir", type=Path, help="benchmarks/results/<suite>/work/<entry>")
-    parser.add_argument("tags", nargs="*", default=["val/bpd"], help="scalar tags (default: val/bpd)")
-    parser.add_argument("--digits", type=int, default=4, help="decimals printed (default 4)")
-    args = parser.parse_args()
+def main(args: argparse.Namespace) -> int:
+    from lit_gen.bench.logs import logged_scalars
+
     runs = run_folders(args.entry_dir)
     if not runs:
-        parser.error(f"{args.entry_dir} holds no seed=N run folders")
+        print(f"lit-gen bench curves: {args.entry_dir} holds no seed=N run folders", file=sys.stderr)
+        return 2
     for run in runs:
         print(run.relative_to(args.entry_dir))
         for tag, points in logged_scalars(run, args.tags).items():
             curve = " ".join(f"{step}:{value:.{args.digits}f}" for step, value in points) or "(not logged)"
             print(f"  {tag} {curve}")
-
-
-if __name__ == "__main__":
-    main()
+    return 0
