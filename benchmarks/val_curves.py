@@ -14,15 +14,7 @@ import argparse
 from pathlib import Path
 
 from lit_gen.bench.logs import logged_scalars
-
-
-def run_folders(entry_dir: Path) -> list[Path]:
-    """The folders of ``entry_dir`` that hold one run's logs: ``seed=N`` or ``seed=N/restart=R``."""
-    runs = []
-    for seed_dir in sorted(entry_dir.glob("seed=*")):
-        restarts = sorted(seed_dir.glob("restart=*"))
-        runs.extend(restarts or [seed_dir])
-    return runs
+from lit_gen.bench.results import fit_folders
 
 
 def main() -> None:
@@ -31,7 +23,7 @@ def main() -> None:
     parser.add_argument("tags", nargs="*", default=["val/bpd"], help="scalar tags (default: val/bpd)")
     parser.add_argument("--digits", type=int, default=4, help="decimals printed (default 4)")
     args = parser.parse_args()
-    runs = run_folders(args.entry_dir)
+    runs = fit_folders(args.entry_dir)  # seed=N, or seed=N/restart=R for entries with restarts
     if not runs:
         parser.error(f"{args.entry_dir} holds no seed=N run folders")
     for run in runs:

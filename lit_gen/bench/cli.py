@@ -125,7 +125,8 @@ def main(argv: Sequence[str] = ()) -> int:
     suite_name = Path(args.suite).name
     if args.compare or args.metric:
         return _compare(args, entries, out / suite_name, root)
-    from lit_gen.bench.runner import refresh_leaderboard, run_suite
+    from lit_gen.bench.report import refresh_leaderboard
+    from lit_gen.bench.run import run_suite
 
     # the command that reproduces the whole leaderboard (one entry: add --only NAME)
     command = f"lit-gen bench --suite {shlex.quote(suite_name)}"
@@ -152,7 +153,7 @@ def main(argv: Sequence[str] = ()) -> int:
         if args.devices != 1 or args.accelerator != "cpu" or args.num_nodes != 1:
             print("lit-gen bench: --rescore computes on one CPU device; drop --devices/--accelerator", file=sys.stderr)
             return 2
-        from lit_gen.bench.runner import rescore_suite
+        from lit_gen.bench.rescore import rescore_suite
 
         rows, failures = rescore_suite(suite_name, entries, root, out, seeds=seeds, command=command, only=args.only,
                                          work=work)
@@ -167,7 +168,7 @@ def main(argv: Sequence[str] = ()) -> int:
 def _print_plan(args: argparse.Namespace, entries, out: Path, root: Path, work: Path | None) -> int:
     """``--plan``: the pending runs as commands that name everything they depend on (absolute
     folders, devices), so any machine that sees the same folders can run any line."""
-    from lit_gen.bench.runner import pending
+    from lit_gen.bench.resume import pending
     from lit_gen.utils.io import atomic_write_text
 
     seeds = args.seed if args.seed else args.seeds
@@ -195,7 +196,7 @@ def _print_plan(args: argparse.Namespace, entries, out: Path, root: Path, work: 
 
 def _compare(args: argparse.Namespace, entries, suite_dir: Path, root: Path) -> int:
     from lit_gen.bench.compare import CompareError, paired_seeds, render
-    from lit_gen.bench.runner import collect_results
+    from lit_gen.bench.results import collect_results
 
     if not (args.compare and args.metric):
         print("lit-gen bench: --compare A B and --metric M go together", file=sys.stderr)
