@@ -16,7 +16,7 @@ import yaml
 
 from lit_gen.bench.cli import main
 from lit_gen.bench.registry import MetricResult, available_metrics, get_metric, register_metric
-from lit_gen.bench.results import curve_panels, render_png
+from lit_gen.bench.report import curve_panels, render_figures
 from lit_gen.bench.suite import SuiteError, load_suite
 from conftest import CLASSIFIER_EPOCHS, run_child
 
@@ -132,7 +132,7 @@ def test_run_writes_results_with_schema(tmp_path, capsys):
     table = (tmp_path / "out/mini/leaderboard.md").read_text()
     assert "| tiny-a | VAE | digits | nll" in table and "90.0 (a paper)" in table
     assert (tmp_path / "out/mini/leaderboard.csv").read_text().startswith("entry,model,dataset,metric")
-    assert (tmp_path / "out/mini/leaderboard.png").stat().st_size > 1000
+    assert (tmp_path / "out/mini/leaderboard_vae.png").stat().st_size > 1000  # the suite file vae.yaml
 
 
 def test_resume_recomputes_only_missing_or_corrupt_runs(tmp_path, capsys):
@@ -259,7 +259,7 @@ def test_two_node_run_matches_one_process_scoring(tmp_path, tmp_path_factory):
     twice with MASTER_ADDR/MASTER_PORT/NODE_RANK (as on two machines, here 1 process each, gloo)
     trains one run of world size 2; node 0 alone writes it. Its weights scored again by one
     process give the same numbers: counts exactly, classifier FID to 1e-6 relative."""
-    from lit_gen.bench import runner
+    from lit_gen.bench import run as bench_run
 
     cache = str(tmp_path_factory.getbasetemp() / "lit_gen_fidelity_cache")  # the fidelity tests' one
     fid = {"extractor": "classifier", "n_fake": 100, "n_real": 100, "classifier_epochs": 3, "cache": cache}
@@ -280,11 +280,11 @@ def test_two_node_run_matches_one_process_scoring(tmp_path, tmp_path_factory):
     assert run["global_steps"] == 3 and run["train_samples"] == 3 * 50 * 2  # both nodes trained each step
 
     entry = load_suite(str(suite), ROOT)[0]
-    cli = runner._build_cli(entry, 0, ROOT, tmp_path / "one", 1, "cpu")
+    cli = bench_run.build_cli(entry, 0, ROOT, tmp_path / "one", 1, "cpu")
     cli.model.load_state_dict(torch.load(out / "mini/work/tiny-a/seed=0/final.ckpt", weights_only=False)["state_dict"])
     cli.datamodule.prepare_data()
     cli.datamodule.setup("fit")
-    values, protocol, _ = runner._score(entry, entry.metrics, cli)
+    values, protocol, _ = bench_run.score(entry, entry.metrics, cli)
     assert protocol == run["protocol"]  # image and sample counts, extractor, split
     assert values.keys() == run["metrics"].keys()
     assert values["fid[classifier]"] == pytest.approx(run["metrics"]["fid[classifier]"], rel=1e-6)
@@ -319,7 +319,7 @@ def test_curve_entry_records_fid_against_training_time(tmp_path, fidelity_cache,
     assert 0 < points[0]["train_seconds"] < points[1]["train_seconds"] < run["wall_time_s"]
     assert all(p["fid[classifier]"] > 0 for p in points)
     assert run["curve"]["protocol"]["n_fake"] == 100
-    assert (tmp_path / "out/mini/leaderboard.png").stat().st_size > 1000
+    assert (tmp_path / "out/mini/leaderboard_vae.png").stat().st_size > 1000  # the suite file vae.yaml
 
 
 def test_curves_of_two_data_sets_get_a_panel_each(tmp_path):
@@ -332,8 +332,10 @@ def test_curves_of_two_data_sets_get_a_panel_each(tmp_path):
     rows = [row("glow-mnist", "mnist", [600.0, 400.0]), row("fvae-mnist", "mnist", [300.0, 270.0]),
             row("glow-cifar10", "cifar10", [12.0, 11.0])]
     assert curve_panels(rows) == [("fid[classifier]", "cifar10"), ("fid[classifier]", "mnist")]
-    render_png(rows, tmp_path / "leaderboard.png")
-    assert (tmp_path / "leaderboard.png").stat().st_size > 1000
+    # rows without a suite file are family "other"; a figure per data set
+    written = render_figures(rows, tmp_path)
+    assert written == [tmp_path / "leaderboard_other_mnist.png", tmp_path / "leaderboard_other_cifar10.png"]
+    assert all(path.stat().st_size > 1000 for path in written)
 
 
 def test_bad_curve_value_is_a_suite_error(tmp_path):
@@ -460,14 +462,14 @@ def test_bad_restarts_are_suite_errors(tmp_path, restarts, message):
 
 
 class _FailAtEpoch:
-    """Wraps runner._build_cli so the fit raises at the start of ``epoch`` (an interruption)."""
+    """Wraps run.build_cli so the fit raises at the start of ``epoch`` (an interruption)."""
 
     def __init__(self, monkeypatch, epoch: int, seed: int | None = None):
         import lightning as L
 
-        from lit_gen.bench import runner
+        from lit_gen.bench import run
 
-        original = runner._build_cli
+        original = run.build_cli
 
         class Interrupt(L.Callback):
             def on_train_epoch_start(self, trainer, pl_module):
@@ -480,7 +482,7 @@ class _FailAtEpoch:
                 cli.trainer.callbacks.append(Interrupt())
             return cli
 
-        monkeypatch.setattr(runner, "_build_cli", build)
+        monkeypatch.setattr(run, "build_cli", build)
 
 
 def test_interrupted_fit_resumes_from_its_last_epoch(tmp_path, monkeypatch, capsys):

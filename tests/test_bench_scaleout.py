@@ -86,14 +86,14 @@ def test_heartbeat_keeps_a_long_run_claimed(tmp_path):
 def test_a_run_finished_after_the_list_was_made_is_not_trained_again(tmp_path, monkeypatch, capsys):
     """A worker lists its runs at the start; one that another worker finishes meanwhile (its claim
     already released) is found done once claimed, not trained a second time."""
-    from lit_gen.bench import runner
+    from lit_gen.bench import run
 
     suite, out = make_suite(tmp_path, metrics=["nelbo"], metric_options={}), tmp_path / "out"
     assert bench(suite, out) == 0
     result = out / "mini/runs/tiny-a/seed=0.json"
     before = result.read_text()
-    listed_early = runner.pending
-    monkeypatch.setattr(runner, "pending", lambda *a, **k: listed_early(*a[:4], False, *a[5:], **k))
+    listed_early = run.pending
+    monkeypatch.setattr(run, "pending", lambda *a, **k: listed_early(*a[:4], False, *a[5:], **k))
     capsys.readouterr()
     assert bench(suite, out) == 0
     log = capsys.readouterr().out

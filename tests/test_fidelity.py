@@ -67,7 +67,7 @@ def test_to_uint8_rgb_rounds_and_repeats_gray_channels():
 def test_selfcheck_puts_uniform_noise_far_from_real_images(cache, extractor):
     from types import SimpleNamespace
 
-    from lit_gen.metrics.bench import fidelity_selfcheck
+    from lit_gen.bench.metrics.fidelity import fidelity_selfcheck
 
     digits_dm = SimpleNamespace(name="digits", image_size=28)
     res = fidelity_selfcheck(None, digits_dm, None, n=290, cache=cache, is_sets=[], classifier_epochs=EPOCHS,

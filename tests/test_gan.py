@@ -12,11 +12,11 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
+from lit_gen.bench.metrics.gan import gan_step_time
 from lit_gen.cli import LitGenCLI
 from lit_gen.data import ImageDataModule
 from lit_gen.losses.gan import OBJECTIVES
 from lit_gen.models import GAN
-from lit_gen.models.gan import gan_step_time
 from lit_gen.utils.checks import DivergenceError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,11 +14,11 @@ import torch
 import yaml
 from torch import nn
 
+from lit_gen.bench.metrics.gan import gan_step_time
 from lit_gen.bench.registry import get_metric
 from lit_gen.data import ImageDataModule
 from lit_gen.metrics.classifier import load_split
 from lit_gen.models import GAN
-from lit_gen.models.gan import gan_step_time
 from lit_gen.nn.gan_conditional import ConditionalBatchNorm2d, ConditionalDCGANGenerator, ProjectionHead
 
 TINY = dict(latent_dim=8, g_width=4, d_width=4)

@@ -14,9 +14,9 @@ import lightning as L
 import pytest
 import torch
 
+from lit_gen.bench.metrics import gan as gan_module
 from lit_gen.data import ImageDataModule
 from lit_gen.models import GAN
-from lit_gen.models import gan as gan_module
 
 TINY = dict(latent_dim=8, g_width=4, d_width=4, g_steps=2)
 REGULARISERS = {"vdb": {"vdb": True, "vdb_dim": 4, "vdb_step": 0.1, "vdb_info": 0.0},

@@ -25,15 +25,6 @@ ALLOWED = {
 #: Known violations that the bench wing (branch `wing`) removes by moving these bench metrics into
 #: lit_gen/bench/; delete this set when it is merged. (models/gan.py reaches lit_gen.bench through
 #: models/gan_metrics.py, where the GAN's bench metrics live today.)
-KNOWN_UNTIL_WING_MERGE = {
-    ("lit_gen.models.gan_metrics", "lit_gen.bench"),
-    ("lit_gen.metrics.bench", "lit_gen.bench"),
-    # the same kind (a bench metric, `class_accuracy`, registered from metrics/), not named in
-    # the wing's brief: it needs a home under lit_gen/bench/ as well
-    ("lit_gen.metrics.conditional", "lit_gen.bench"),
-}
-
-
 def module_name(path: Path, package: Path) -> str:
     parts = path.relative_to(package.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -94,7 +85,7 @@ def upward_imports(package: Path = PACKAGE) -> set[tuple[str, str]]:
 
 
 def test_no_lower_layer_imports_a_higher_one():
-    upward = upward_imports() - ALLOWED - KNOWN_UNTIL_WING_MERGE
+    upward = upward_imports() - ALLOWED
     assert not upward, "imports up the layers (see docs/design.md): " + ", ".join(
         f"{module} -> {target}" for module, target in sorted(upward))
 
@@ -106,7 +97,7 @@ def test_every_package_has_a_layer():
 
 def test_the_exceptions_are_still_needed():
     """An exception that no import needs any more is deleted, so it cannot hide a new one."""
-    stale = (ALLOWED | KNOWN_UNTIL_WING_MERGE) - upward_imports()
+    stale = ALLOWED - upward_imports()
     assert not stale, f"no longer needed, delete: {sorted(stale)}"
 
 

@@ -15,7 +15,7 @@ import json
 import time
 from types import SimpleNamespace
 
-from lit_gen.metrics.bench import fidelity_selfcheck
+from lit_gen.bench.metrics.fidelity import fidelity_selfcheck
 
 
 def main() -> None:

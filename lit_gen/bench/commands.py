@@ -97,7 +97,7 @@ def list_entries(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lit_gen.bench.runner import run_suite
+    from lit_gen.bench.run import run_suite
 
     suite = open_suite(args)
     command, seeds = _reproduce_command(args, suite), _seeds_to_run(args)
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 def plan(args: argparse.Namespace) -> int:
     """The pending runs as commands that name everything they depend on (absolute folders,
     devices), so any machine that sees the same folders can run any line."""
-    from lit_gen.bench.runner import pending
+    from lit_gen.bench.resume import pending
     from lit_gen.utils.io import atomic_write_text
 
     suite = open_suite(args)
@@ -139,31 +139,31 @@ def plan(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    from lit_gen.bench.runner import refresh_leaderboard
+    from lit_gen.bench.report import embed_headline, refresh_leaderboard
 
     suite = open_suite(args)
     rows = refresh_leaderboard(suite.name, suite.entries, suite.results, suite.root, _reproduce_command(args, suite))
     print(f"{len(rows)} entries with results -> {suite.results / 'leaderboard.md'}")
-    if args.readme:
-        embed_table(Path(args.readme), suite.name, (suite.results / "leaderboard.md").read_text())
+    if args.readme:  # the README carries the headline table, the full leaderboard, or both
+        readme = Path(args.readme)
+        filled = [embed_headline(readme, suite.results),
+                  embed_table(readme, suite.name, (suite.results / "leaderboard.md").read_text(encoding="utf-8"))]
+        if not any(filled):
+            raise UsageError(f"{readme} has no <!-- headline:{suite.name} --> or <!-- leaderboard:{suite.name} --> block")
     return 0
 
 
-def embed_table(readme: Path, suite: str, leaderboard_md: str) -> None:
-    """Replace the block between ``<!-- leaderboard:SUITE -->`` markers with the table."""
-    from lit_gen.utils.io import atomic_write_text
+def embed_table(readme: Path, suite: str, leaderboard_md: str) -> bool:
+    """Put the leaderboard's table (title and protocol dropped) between the README's
+    ``<!-- leaderboard:SUITE -->`` markers; False when it has none."""
+    from lit_gen.bench.report import embed_block
 
-    start, end = f"<!-- leaderboard:{suite} -->", f"<!-- /leaderboard:{suite} -->"
-    text = readme.read_text(encoding="utf-8")
-    if start not in text or end not in text:
-        raise SystemExit(f"lit-gen bench: {readme} has no {start} ... {end} block")
-    table = leaderboard_md.split("\n## Protocol")[0].split("\n", 2)[2].strip()  # drop the title
-    head, rest = text.split(start, 1)
-    atomic_write_text(readme, f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}")
+    table = leaderboard_md.split("\n## Protocol")[0].split("\n", 2)[2]
+    return embed_block(readme, f"leaderboard:{suite}", table)
 
 
 def rescore(args: argparse.Namespace) -> int:
-    from lit_gen.bench.runner import rescore_suite
+    from lit_gen.bench.rescore import rescore_suite
 
     if _placement_of(args) != (1, "cpu", 1):  # only the deprecated flag form can ask for devices here
         raise UsageError("--rescore computes on one CPU device; drop --devices/--accelerator")
@@ -176,7 +176,7 @@ def rescore(args: argparse.Namespace) -> int:
 
 def compare(args: argparse.Namespace) -> int:
     from lit_gen.bench.compare import CompareError, paired_seeds, render
-    from lit_gen.bench.runner import collect_results
+    from lit_gen.bench.results import collect_results
 
     if not (args.compare and args.metric):
         raise UsageError("--compare A B and --metric M go together")

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import permutation_test
 
-from lit_gen.bench.results import _cell, _mean_std
+from lit_gen.bench.report import cell
+from lit_gen.bench.results import mean_std
 
 
 class CompareError(ValueError):
@@ -89,7 +90,7 @@ def paired_seeds(results: dict[str, list[dict[str, Any]]], entry_a: str, entry_b
     """Pair the runs of ``entry_a`` and ``entry_b`` by seed.
 
     ``results`` maps entry names to their result dicts (``runs/<entry>/seed=N.json``), as
-    :func:`lit_gen.bench.runner.collect_results` gives them: the runs the leaderboard counts.
+    :func:`lit_gen.bench.results.collect_results` gives them: the runs the leaderboard counts.
     """
     a, b = _seed_values(results, entry_a, metric), _seed_values(results, entry_b, metric)
     common = sorted(set(a) & set(b))
@@ -101,7 +102,7 @@ def paired_seeds(results: dict[str, list[dict[str, Any]]], entry_a: str, entry_b
 
 def render(paired: PairedSeeds) -> str:
     """The comparison as plain text (what ``lit-gen bench compare`` prints)."""
-    means = _cell(_mean_std(paired.a)), _cell(_mean_std(paired.b))  # as the leaderboard writes them
+    means = cell(mean_std(paired.a)), cell(mean_std(paired.b))  # as the leaderboard writes them
     width = max(len(means[0]), len(means[1]), 8)
     lines = [f"{paired.metric}: A = {paired.entry_a}, B = {paired.entry_b}; {len(paired.seeds)} seeds paired",
              f"{'seed':>6}  {'A':>{width}}  {'B':>{width}}  {'A - B':>8}"]

@@ -43,11 +43,6 @@ METRIC_MODULES: list[str] = [
     "lit_gen.bench.metrics",
     "lit_gen.tasks.lexicon.bench",
     "lit_gen.tasks.couplet.bench",
-    "lit_gen.metrics.bench",
-    "lit_gen.bench.clustering",
-    "lit_gen.bench.flows",
-    "lit_gen.models.gan",
-    "lit_gen.metrics.conditional",
 ]
 
 

@@ -1,11 +1,15 @@
-"""Result files: one JSON per entry × seed, and the leaderboard built from them.
+"""The result store: one JSON per entry × seed, the folders a run works in, and the
+leaderboard rows aggregated from the results (rendered by :mod:`lit_gen.bench.report`).
 
-Layout under ``<out>/<suite>/``::
+Layout under ``<out>/<suite>/``, spelled out here only (:func:`run_path`, :func:`work_path`)::
 
     runs/<entry>/seed=<s>.json     one run (written atomically: temp file + rename)
     runs/<entry>/seed=<s>.claim    while a worker trains it (lit_gen.bench.claims)
-    leaderboard.md|csv|json|png    one row per entry, mean ± std over seeds
+    leaderboard.md|csv|json        one row per entry, mean ± std over seeds
+    leaderboard_<family>.png       one figure per model family (lit_gen.bench.report)
+    headline.md                    one main metric per family × data set (headline.yaml)
     work/<entry>/seed=<s>/         Lightning logs, checkpoints, sample grids (not committed);
+        restart=<r>/               one fit each, for entries with restarts
                                    ``lit-gen bench --work DIR`` moves them to DIR/<suite>/<entry>/seed=<s>
 
 ``leaderboard.json`` is a list of rows ``{"entry", "model", "dataset", "metrics": {name: {"mean",
@@ -14,8 +18,6 @@ Layout under ``<out>/<suite>/``::
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import statistics
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lit_gen.bench.suite import Entry
-from lit_gen.utils.io import atomic_path, atomic_write_text
+from lit_gen.utils.io import atomic_write_text
 
 
 class CorruptResultError(ValueError):
@@ -33,8 +35,23 @@ class CorruptResultError(ValueError):
 REQUIRED_FIELDS = ("entry", "seed", "config_hash", "metrics")
 
 
+def _seed_name(seed: int | str) -> str:
+    return f"seed={seed}"
+
+
+def _restart_name(restart: int | str) -> str:
+    return f"restart={restart}"
+
+
 def run_path(suite_dir: Path, entry: str, seed: int) -> Path:
-    return suite_dir / "runs" / entry / f"seed={seed}.json"
+    """A run's result file, ``<suite_dir>/runs/<entry>/seed=<s>.json``."""
+    return suite_dir / "runs" / entry / f"{_seed_name(seed)}.json"
+
+
+def result_files(suite_dir: Path, entry: str) -> list[Path]:
+    """Every result file of ``entry`` on disk (seed order as sorted names)."""
+    pattern = run_path(suite_dir, entry, "*")
+    return sorted(pattern.parent.glob(pattern.name))
 
 
 def claim_path(suite_dir: Path, entry: str, seed: int) -> Path:
@@ -43,12 +60,25 @@ def claim_path(suite_dir: Path, entry: str, seed: int) -> Path:
     return run_path(suite_dir, entry, seed).with_suffix(".claim")
 
 
-def work_path(suite_dir: Path, entry: str, seed: int, work: Path | None = None) -> Path:
+def work_path(suite_dir: Path, entry: str, seed: int | str, work: Path | None = None,
+              restart: int | str | None = None) -> Path:
     """A run's work folder (logs, checkpoints): ``<suite_dir>/work/<entry>/seed=<s>``, or
     ``<work>/<suite>/<entry>/seed=<s>`` when a separate work folder is given (e.g. fast local
-    disk while the results folder is shared)."""
+    disk while the results folder is shared); with ``restart``, the folder of that restart's
+    fit inside it (``.../seed=<s>/restart=<r>``). ``"*"`` for seed or restart gives a glob pattern."""
     base = Path(work) / suite_dir.name if work is not None else suite_dir / "work"
-    return base / entry / f"seed={seed}"
+    folder = base / entry / _seed_name(seed)
+    return folder if restart is None else folder / _restart_name(restart)
+
+
+def fit_folders(entry_work_dir: Path) -> list[Path]:
+    """The folders under an entry's work folder (``.../work/<entry>``) that hold one fit's logs
+    each: ``seed=<s>``, or its ``restart=<r>`` folders for entries with restarts."""
+    found = []
+    for seed_dir in sorted(entry_work_dir.glob(_seed_name("*"))):
+        restarts = sorted(seed_dir.glob(_restart_name("*")))
+        found += restarts or [seed_dir]
+    return found
 
 
 def read_result(path: Path) -> dict[str, Any]:
@@ -66,7 +96,34 @@ def write_result(path: Path, result: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(result, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def _mean_std(values: list[float]) -> dict[str, float | int]:
+def measured_as_entry(entry: Entry, result: dict[str, Any], root: Path) -> bool:
+    """Whether ``result`` was trained as ``entry`` says now and measured with its current
+    options, for the metrics the result has: its hash is the entry's, restricted to those."""
+    part = entry.restricted_to(result.get("protocol", {}))
+    if len(part.metrics) != len(result.get("protocol", {})):
+        return False  # it measured something the entry no longer lists
+    return result["config_hash"] == part.config_hash(root, result["seed"], result.get("devices", 1))
+
+
+def collect_results(entries: list[Entry], suite_dir: Path, root: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every valid result on disk for ``entries`` that was trained and measured as the entry
+    says now, for the metrics it has (:func:`measured_as_entry`; whatever the number of devices
+    it ran on). Several `--only` invocations, even concurrent ones, therefore add up to one
+    leaderboard, and a run that lacks a metric the entry gained still counts for its others."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        for path in result_files(suite_dir, entry.name):
+            try:
+                result = read_result(path)
+            except CorruptResultError:
+                continue
+            if measured_as_entry(entry, result, root):
+                found.setdefault(entry.name, []).append(result)
+    return found
+
+
+def mean_std(values: list[float]) -> dict[str, float | int]:
+    """``{"mean", "std", "n"}`` of the finite values (sample std, 0 for one value; NaN for none)."""
     finite = [v for v in values if v is not None and math.isfinite(v)]
     if not finite:
         return {"mean": float("nan"), "std": float("nan"), "n": 0}
@@ -84,9 +141,10 @@ def aggregate(entries: list[Entry], results: dict[str, list[dict[str, Any]]]) ->
         names = sorted({name for run in runs for name in run["metrics"]})
         rows.append({
             "entry": entry.name,
+            "suite_file": entry.source_file,
             "model": runs[0].get("model"),
             "dataset": runs[0].get("dataset"),
-            "metrics": {n: _mean_std([run["metrics"].get(n) for run in runs]) for n in names},
+            "metrics": {n: mean_std([run["metrics"].get(n) for run in runs]) for n in names},
             "reference": entry.reference,
             "wall_time_s": statistics.fmean(r.get("wall_time_s", float("nan")) for r in runs),
             "throughput": statistics.fmean(r.get("throughput", float("nan")) for r in runs),
@@ -98,145 +156,3 @@ def aggregate(entries: list[Entry], results: dict[str, list[dict[str, Any]]]) ->
             **({"restarts": entry.restarts} if entry.restarts else {}),
         })
     return rows
-
-
-def _fmt(value: float) -> str:
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    magnitude = abs(value)
-    if magnitude >= 1000:
-        return f"{value:.0f}"
-    if magnitude >= 10:
-        return f"{value:.2f}"
-    if magnitude >= 0.01 or magnitude == 0:
-        return f"{value:.4f}"
-    return f"{value:.3g}"
-
-
-def _cell(stats: dict[str, float]) -> str:
-    text = _fmt(stats["mean"])
-    if stats["n"] > 1:
-        text += f" ± {_fmt(stats['std'])}"
-    return text
-
-
-def _reference_text(row: dict[str, Any], name: str) -> str:
-    ref = (row.get("reference") or {}).get(name)
-    if not ref:
-        return ""
-    return f"{ref.get('value')} ({ref.get('source', '')})".strip()
-
-
-def render_markdown(suite: str, rows: list[dict[str, Any]], command: str) -> str:
-    lines = [f"# Leaderboard: suite `{suite}`", "",
-             f"Reproduce with `{command}`. Each metric is mean ± std over seeds (n = seeds); "
-             "`ref` is the published or anchor value the entry is compared with.", ""]
-    lines += ["| entry | model | dataset | metric | value | n | ref | wall time (s) | samples/s | devices |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
-    for row in rows:
-        first = True
-        for name, stats in row["metrics"].items():
-            head = (f"| {row['entry']} | {row['model']} | {row['dataset']} " if first else "| | | ")
-            tail = (f"| {_fmt(row['wall_time_s'])} | {_fmt(row['throughput'])} | {row['devices']} |"
-                    if first else "| | | |")
-            lines.append(f"{head}| {name} | {_cell(stats)} | {stats['n']} | {_reference_text(row, name)} {tail}")
-            first = False
-    protocols = [(row["entry"], row["protocol"], row.get("restarts")) for row in rows
-                 if row.get("protocol") or row.get("restarts")]
-    if protocols:
-        lines += ["", "## Protocol", ""]
-        for entry, proto, restarts in protocols:
-            parts = [f"{metric}: {json.dumps(p, sort_keys=True)}" for metric, p in proto.items()]
-            if restarts:
-                parts.insert(0, f"each seed the best of {restarts['n']} training runs by {restarts['monitor']} "
-                                f"({restarts['mode']}; wall time counts all {restarts['n']})")
-            lines.append(f"- **{entry}**: " + "; ".join(parts))
-    return "\n".join(lines) + "\n"
-
-
-def render_csv(rows: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["entry", "model", "dataset", "metric", "mean", "std", "n", "reference",
-                     "reference_source", "wall_time_s", "throughput", "devices"])
-    for row in rows:
-        for name, stats in row["metrics"].items():
-            ref = (row.get("reference") or {}).get(name) or {}
-            writer.writerow([row["entry"], row["model"], row["dataset"], name, stats["mean"], stats["std"],
-                             stats["n"], ref.get("value", ""), ref.get("source", ""), row["wall_time_s"],
-                             row["throughput"], row["devices"]])
-    return buffer.getvalue()
-
-
-CURVE_AXES = ("train_seconds", "batches", "epoch")
-
-
-def curve_panels(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(curve metric, dataset) pairs, one line chart each: values of one metric on two data sets
-    (MNIST FIDs in the hundreds, CIFAR-10 ones near ten) would flatten each other on one axis."""
-    return sorted({(k, str(row.get("dataset"))) for row in rows for c in row.get("curves", [])
-                   for p in c["points"] for k in p if k not in CURVE_AXES})
-
-
-def render_png(rows: list[dict[str, Any]], path: Path) -> None:
-    """One dot chart per metric (entries on the y axis, mean ± std, reference as a red cross),
-    then one line chart per curve metric (value against training minutes, a line per seed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = sorted({n for row in rows for n in row["metrics"]})
-    curves = curve_panels(rows)
-    panels = len(curves) + len(names)
-    if not panels:
-        return
-    cols = min(3, panels)
-    nrows = math.ceil(panels / cols)
-    # a panel lists only the entries that have its metric: each row of panels is as tall as its
-    # longest list (a GAN metric has dozens of entries, a lexicon one a handful)
-    lengths = [8] * len(curves) + [sum(name in row["metrics"] for row in rows) for name in names]
-    heights = [0.8 + 0.3 * max(3, *lengths[r * cols:(r + 1) * cols]) for r in range(nrows)]
-    fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, sum(heights)), squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
-    flat = list(axes.flat)
-    for ax, (name, dataset) in zip(flat, curves):  # curves first: the picture's top row
-        for i, row in enumerate(r for r in rows if r.get("curves") and str(r.get("dataset")) == dataset):
-            for j, curve in enumerate(row["curves"]):
-                points = [p for p in curve["points"] if name in p]
-                ax.plot([p["train_seconds"] / 60 for p in points], [p[name] for p in points], "o-",
-                        color=f"C{i}", alpha=0.8, markersize=3, label=row["entry"] if j == 0 else None)
-        ax.set_xlabel("training time (min, measurements excluded)", fontsize=8)
-        ax.set_title(f"{name} during training, {dataset}", fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    for ax, name in zip(flat[len(curves):], names):
-        have = [row for row in rows if name in row["metrics"]]
-        ys = range(len(have))
-        ax.errorbar([row["metrics"][name]["mean"] for row in have], ys,
-                    xerr=[row["metrics"][name]["std"] for row in have], fmt="o", capsize=3)
-        for y, row in zip(ys, have):
-            ref = (row.get("reference") or {}).get(name)
-            if ref and isinstance(ref.get("value"), (int, float)):
-                ax.plot(ref["value"], y, "rx", markersize=8)
-        ax.set_yticks(list(ys), [row["entry"] for row in have], fontsize=8)
-        ax.set_title(name, fontsize=10)
-        ax.grid(axis="x", alpha=0.3)
-    for ax in list(axes.flat)[panels:]:
-        ax.axis("off")
-    fig.tight_layout()
-    # a unique temp name: two `--only` runs of one suite may write the picture at the same time
-    try:
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=110)
-    finally:
-        plt.close(fig)
-
-
-def write_leaderboard(suite_dir: Path, suite: str, rows: list[dict[str, Any]], command: str) -> None:
-    atomic_write_text(suite_dir / "leaderboard.md", render_markdown(suite, rows, command))
-    atomic_write_text(suite_dir / "leaderboard.csv", render_csv(rows))
-    public = [{k: row[k] for k in ("entry", "model", "dataset", "metrics", "reference", "wall_time_s",
-                                   "throughput", "devices")} for row in rows]
-    atomic_write_text(suite_dir / "leaderboard.json", json.dumps(public, indent=2, default=str) + "\n")
-    render_png(rows, suite_dir / "leaderboard.png")

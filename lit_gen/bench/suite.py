@@ -79,6 +79,8 @@ TRAINING_FIELDS = ("config", "overrides", "budget", "curve", "restarts")
 # logged scores that use labels: choosing restarts by one of them would report the best of n
 # draws as the method's result
 LABEL_SCORES = ("acc", "accuracy", "purity", "nmi", "ari", "error", "test_error", "test_error_at_mu")
+# in a suite folder but not entries: the rows of the suite's headline table (lit_gen.bench.report)
+HEADLINE_FILE = "headline.yaml"
 
 
 class SuiteError(ValueError):
@@ -262,7 +264,7 @@ def load_suite(name_or_path: str, root: Path, loading: tuple[str, ...] = ()) -> 
     if not folder.exists():
         raise SuiteError(f"no suite '{name_or_path}': {folder} does not exist; known suites: "
                          f"{', '.join(available_suites(root)) or 'none'}")
-    files = sorted(folder.glob("*.yaml")) if folder.is_dir() else [folder]
+    files = sorted(p for p in folder.glob("*.yaml") if p.name != HEADLINE_FILE) if folder.is_dir() else [folder]
     entries: list[Entry] = []
     for path in files:
         try:

@@ -1,5 +1,5 @@
-"""Benchmark metric of class-conditional generators: ``class_accuracy`` (registered with
-:mod:`lit_gen.bench.registry`).
+"""Sample quality of class-conditional generators: :func:`class_accuracy` (the bench registers
+it as the metric ``class_accuracy``, :mod:`lit_gen.bench.metrics.gan`).
 
 For each class k, ``n_per_class`` images ``model.sample(n, y=k)`` are drawn and given to the
 reference classifier of the ``classifier`` FID extractor (:mod:`lit_gen.metrics.classifier`,
@@ -21,10 +21,9 @@ from typing import Any
 
 import torch
 
-from lit_gen.bench.registry import MetricResult, register_metric
 from lit_gen.metrics.classifier import load_classifier, load_split
 from lit_gen.metrics.extractors import resolve_extractor
-from lit_gen.metrics.fidelity import ImageSet, run_torch_fidelity
+from lit_gen.metrics.fidelity import FidelityResult, ImageSet, run_torch_fidelity
 from lit_gen.utils.rng import seeded
 
 
@@ -48,10 +47,9 @@ def _class_samples(model: Any, k: int, n: int, batch: int, truncation: float | N
     return torch.cat(out)
 
 
-@register_metric("class_accuracy")
-def class_accuracy(model, datamodule, trainer, n_per_class: int = 1000, intra_fid: bool = True,
+def class_accuracy(model, datamodule, n_per_class: int = 1000, intra_fid: bool = True,
                    split: str = "test", seed: int = 0, cache: str | None = None, batch_size: int = 500,
-                   classifier_epochs: int | None = None, truncation: float | None = None) -> MetricResult:
+                   classifier_epochs: int | None = None, truncation: float | None = None) -> FidelityResult:
     """Reference-classifier accuracy on samples of each requested class, and intra-class FID."""
     num_classes = _num_classes(model)
     name = getattr(datamodule, "name", None)
@@ -93,4 +91,4 @@ def class_accuracy(model, datamodule, trainer, n_per_class: int = 1000, intra_fi
     if intra_fid:
         protocol.update({"intra_fid_split": split, "intra_fid_per_class": per_class_fid,
                          "intra_fid_n_real": {k: int((real_labels == k).sum()) for k in range(num_classes)}})
-    return MetricResult(values, protocol)
+    return FidelityResult(values, protocol)

@@ -9,7 +9,6 @@ Images are in [0, 1] outside the module and in [−1, 1] inside (the generator e
 from __future__ import annotations
 
 import functools
-import time  # noqa: F401  (the clock of gan_step_time, see lit_gen.models.gan_metrics._clock)
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -429,7 +428,3 @@ class GAN(L.LightningModule):
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=h.lr_g, betas=tuple(h.betas_g))
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=h.lr_d, betas=tuple(h.betas_d))
         return [opt_g, opt_d]
-
-
-# the module's bench metrics live beside it; importing them here registers them
-from lit_gen.models.gan_metrics import fid_second_extractor, gan_step_time  # noqa: E402,F401

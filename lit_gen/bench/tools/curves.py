@@ -21,19 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--digits", type=int, default=4, help="decimals printed (default 4)")
 
 
-def run_folders(entry_dir: Path) -> list[Path]:
-    """The folders of ``entry_dir`` that hold one run's logs: ``seed=N`` or ``seed=N/restart=R``."""
-    runs = []
-    for seed_dir in sorted(entry_dir.glob("seed=*")):
-        restarts = sorted(seed_dir.glob("restart=*"))
-        runs.extend(restarts or [seed_dir])
-    return runs
-
-
 def main(args: argparse.Namespace) -> int:
     from lit_gen.bench.logs import logged_scalars
 
-    runs = run_folders(args.entry_dir)
+    from lit_gen.bench.results import fit_folders
+
+    runs = fit_folders(args.entry_dir)  # seed=N, or seed=N/restart=R for entries with restarts
     if not runs:
         print(f"lit-gen bench curves: {args.entry_dir} holds no seed=N run folders", file=sys.stderr)
         return 2

@@ -1,5 +1,6 @@
 """Benchmark metrics for likelihood models: ``test`` (the module's own test metrics),
-``nelbo`` and ``nll`` (importance-sampled negative log-likelihood, nats)."""
+``nelbo`` and ``nll`` (importance-sampled negative log-likelihood, nats), ``bpd`` (test
+bits/dim of flows and f-VAEs) and ``param_count`` (trainable parameters, any model)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,34 @@ def nll(model, datamodule, trainer, num_samples: int = 200, limit: int | None = 
     return MetricResult({"nll": value, "nll_bits_per_dim": bits},
                         {"split": "test", "n_images": n, "num_samples": num_samples, "unit": "nats",
                          "binarized": bool(getattr(datamodule, "binarize", False))})
+
+
+@register_metric("bpd")
+def bpd(model: L.LightningModule, datamodule, trainer: L.Trainer, **_) -> MetricResult:
+    """Test-split bits per dimension from ``trainer.test`` (synced across ranks as sum/count).
+
+    A model whose class sets ``exact_density = True`` (:class:`~lit_gen.models.Glow`) reports
+    the exact flow density of uniformly dequantized pixels (a bound on the discrete NLL), or with
+    ``dequantization="variational"`` the bound ``E_q[−log p(y) + log q(u | x)]``; any other
+    (:class:`~lit_gen.models.FVAE`) the negative ELBO of uniformly dequantized pixels, a looser
+    upper bound. Evaluation noise is a fixed function of each image, so the value does not
+    depend on batch size or process count.
+    """
+    result = test_metrics(model, datamodule, trainer, keys=["bpd"])
+    dequantization = getattr(model, "hparams", {}).get("dequantization", "uniform")
+    if not getattr(model, "exact_density", False):
+        bound = "negative ELBO"
+    elif dequantization == "variational":
+        bound = "variational dequantization, one draw of q(u | x) per image"
+    else:
+        bound = "exact flow density"
+    return MetricResult({"test_bpd": result.values["bpd"]},
+                        {"split": "test", "unit": "bits/dim", "dequantization": f"{dequantization}, 8 bits",
+                         "limit_test_batches": trainer.limit_test_batches, "bound": bound})
+
+
+@register_metric("param_count")
+def param_count(model: L.LightningModule, datamodule, trainer: L.Trainer, **_) -> MetricResult:
+    """Number of trainable parameters of the model."""
+    n = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return MetricResult({"params": float(n)}, {"counted": "trainable parameters"})
