@@ -203,3 +203,36 @@ def test_reading_list_configs_build(config):
     assert spec["data"]["init_args"]["name"] in config.name
     y = {"y": 3} if getattr(model.hparams, "num_classes", None) else {}
     assert model.sample(2, **y).shape == (2, *model.image_shape)
+
+
+class _TruncationProbe:
+    """A stand-in generator: real digits at ψ = 1, uniform noise below; records each call's keywords."""
+
+    def __init__(self):
+        images, _ = load_split("digits", "train", image_size=28)
+        self.images, self.calls, self.device = images.float() / 255.0, [], torch.device("cpu")
+
+    def sample(self, n, **kwargs):
+        self.calls.append(kwargs)
+        psi = next(iter(kwargs.values()))
+        return self.images[torch.randint(0, len(self.images), (n,))] if psi == 1.0 else torch.rand(n, 1, 28, 28)
+
+
+def test_truncation_curve_metric(tmp_path_factory):
+    cache = str(tmp_path_factory.getbasetemp() / "lit_gen_fidelity_cache")   # shared with test_fidelity
+    data = SimpleNamespace(name="digits", image_size=28, root=None, use_hub=True)
+    metric, probe = get_metric("truncation_curve"), _TruncationProbe()
+    result = metric(probe, data, None, psis=[1.0, 0.5], metrics=["fid"], n_fake=200, n_real=200, cache=cache,
+                    classifier_epochs=3)
+    assert set(result.values) == {"fid[classifier]@psi=1", "fid[classifier]@psi=0.5"}
+    assert result.values["fid[classifier]@psi=0.5"] > 5 * result.values["fid[classifier]@psi=1"]
+    assert {tuple(c.items()) for c in probe.calls} == {(("truncation", 1.0),), (("truncation", 0.5),)}
+    assert result.protocol["psis"] == [1.0, 0.5] and result.protocol["kind"] == "truncation"
+    probe.calls.clear()
+    metric(probe, data, None, psis=[1.0], kind="psi", metrics=["fid"], n_fake=50, n_real=50, cache=cache,
+           classifier_epochs=3)
+    assert probe.calls and all(c == {"psi": 1.0} for c in probe.calls)     # StyleGAN's ψ in W
+    with pytest.raises(ValueError, match=r"psi must be in \(0, 1\]"):
+        metric(probe, data, None, psis=[0.0])
+    with pytest.raises(ValueError, match="kind must be"):
+        metric(probe, data, None, kind="w")

@@ -128,3 +128,10 @@ def test_fit_sample_and_reconstruct(tmp_path):
     real = torch.rand(3, 1, 28, 28)
     assert model.reconstruct(real).shape == (3, 1, 28, 28)
     torch.testing.assert_close(model.reconstruct(real), model.reconstruct(real))   # at μ: deterministic
+    # the test split reports the same quantities as validation: the per-image mean, by hand
+    data = ImageDataModule(name="digits", batch_size=16)
+    logged = trainer.test(model, datamodule=data, verbose=False)[0]
+    with torch.no_grad():
+        errors = torch.cat([((model.reconstruct(x) - x) ** 2).flatten(1).sum(1) for x, _ in data.test_dataloader()])
+    assert set(logged) == {"test/rec", "test/kl_real"}
+    assert logged["test/rec"] == pytest.approx(errors.mean().item(), rel=1e-5)

@@ -155,10 +155,19 @@ class IntroVAE(L.LightningModule):
         for name, value in stats.items():
             self._log(name, value)
 
-    def validation_step(self, batch, batch_idx: int) -> None:
+    def _evaluate(self, batch, stage: str) -> None:
+        """Mean squared reconstruction error per image (``rec``) and KL of q(z|x) to the prior
+        (``kl_real``, nats), as epoch means (synced across processes by Lightning)."""
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        self.log("val/rec", reconstruction_error(self.reconstruct(x), x), on_step=False, on_epoch=True)
-        self.log("val/kl_real", kl_to_prior(*self.encoder(x)), on_step=False, on_epoch=True)
+        self.log(f"{stage}/rec", reconstruction_error(self.reconstruct(x), x), on_step=False, on_epoch=True,
+                 sync_dist=True)
+        self.log(f"{stage}/kl_real", kl_to_prior(*self.encoder(x)), on_step=False, on_epoch=True, sync_dist=True)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._evaluate(batch, "test")
 
     def configure_optimizers(self):
         h = self.hparams

@@ -1,5 +1,6 @@
 """Benchmark metrics of the GAN family: ``gan_step_time`` (wall time of D and G steps),
-``fid_second_extractor`` (a second FID extractor in the same entry) and ``class_accuracy``
+``fid_second_extractor`` (a second FID extractor in the same entry), ``truncation_curve``
+(sample quality against BigGAN's ψ or StyleGAN's ψ in W) and ``class_accuracy``
 (class-conditional generators, :mod:`lit_gen.metrics.conditional`)."""
 
 from __future__ import annotations
@@ -95,6 +96,44 @@ def class_accuracy(model, datamodule, trainer, **options) -> MetricResult:
     """``class_accuracy[classifier]`` and ``intra_fid[classifier]`` of a class-conditional
     generator; options and values: :func:`lit_gen.metrics.conditional.class_accuracy`."""
     return _as_metric(conditional.class_accuracy(model, datamodule, **options))
+
+
+class _TruncatedSampler:
+    """``model`` seen by :func:`compute_fidelity` as a sampler that always truncates:
+    ``sample(n)`` is ``model.sample(n, truncation=psi)`` (or ``psi=psi`` for StyleGAN's W)."""
+
+    def __init__(self, model, psi: float, keyword: str):
+        self.model, self.kwargs = model, {keyword: psi}
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    def sample(self, n: int) -> Tensor:
+        return self.model.sample(n, **self.kwargs)
+
+
+@register_metric("truncation_curve")
+def truncation_curve(model, datamodule, trainer, psis: Sequence[float] = (1.0, 0.8, 0.6, 0.4, 0.2),
+                     kind: str = "truncation", metrics: Sequence[str] = ("fid", "is"),
+                     extractor: str = "classifier", n_fake: int = 5000, n_real: int | None = 5000,
+                     seed: int = 0, **options) -> MetricResult:
+    """Sample quality at each ψ of the truncation trick: BigGAN's (``kind='truncation'``: z from a
+    normal truncated at ±2, times ψ) or StyleGAN's (``kind='psi'``: w pulled towards the mean w̄).
+    Values ``fid[classifier]@psi=0.5``, ``is[classifier]@psi=0.5``, …: the trade-off curve, IS
+    expected to rise and diversity (so FID, past a point) to suffer as ψ falls. Every ψ draws from
+    the same seed, so the curve compares ψ and not noise."""
+    if kind not in ("truncation", "psi"):
+        raise ValueError(f"truncation_curve: kind must be 'truncation' or 'psi', got {kind!r}")
+    if not psis or any(not 0 < float(psi) <= 1 for psi in psis):
+        raise ValueError(f"truncation_curve: every psi must be in (0, 1], got {list(psis)}")
+    values, protocol = {}, {}
+    for psi in psis:
+        result = compute_fidelity(_TruncatedSampler(model, float(psi), kind), datamodule, tuple(metrics),
+                                  extractor=extractor, n_fake=n_fake, n_real=n_real, seed=seed, **options)
+        values |= {f"{name}@psi={float(psi):g}": value for name, value in result.values.items()}
+        protocol = dict(result.protocol)
+    return MetricResult(values, protocol | {"psis": [float(psi) for psi in psis], "kind": kind})
 
 
 def _as_metric(result: FidelityResult) -> MetricResult:
