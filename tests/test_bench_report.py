@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lit_gen.bench.report import (FIGURE_DPI, MAX_HEIGHT_IN, MAX_PANELS, embed_block, embed_headline, figure_plan,
-                                  render_figures, render_headline)
+from lit_gen.bench.report import (FIGURE_DPI, MAX_HEIGHT_IN, MAX_PANELS, draw_headline_figure, embed_block,
+                                  embed_headline, figure_plan, render_figures, render_headline)
 from lit_gen.bench.results import aggregate, claim_path, fit_folders, result_files, run_path, work_path
 from lit_gen.bench.suite import Entry, load_suite
 
@@ -62,6 +62,22 @@ def test_headline_shows_mean_std_over_seeds_and_the_reference():
     assert lines[2] == "| VAE | MNIST | conv VAE (`three`) | test_nelbo | 92.00 ± 2.0000 (3 seeds) | 98.1 (anchor) |"
     assert lines[3] == "| VAE | MNIST | tiny (`one`) | test_nelbo | 5.0000 (1 seed) | 4.0 (given in the spec) |"
     assert lines[4] == "| VAE | CIFAR-10 | none (`missing`) | test_nelbo | no result yet | – |"
+
+
+def test_headline_figure_has_a_panel_per_row_with_a_result(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    entries = [_entry(f"e{k}") for k in range(4)]
+    runs = {f"e{k}": [{"seed": 0, "metrics": {"test_nelbo": float(k)}}] for k in range(3)}   # e3: no result
+    spec = [{"family": "VAE", "data": "MNIST", "model": "m", "entry": f"e{k}", "metric": "test_nelbo"}
+            for k in range(4)]
+    drawn = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda fig, path, **kw: (drawn.append([ax for ax in fig.axes if ax.axison]),
+                                                 Path(path).write_bytes(b"png")))
+    draw_headline_figure(spec, aggregate(entries, runs), tmp_path / "headline.png")
+    assert [ax.get_title() for ax in drawn[0]] == ["VAE, MNIST: test_nelbo"] * 3
+    assert (tmp_path / "headline.png").read_bytes() == b"png"
 
 
 def _png_size(path: Path) -> tuple[int, int]:

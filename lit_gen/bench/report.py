@@ -258,6 +258,46 @@ def render_headline(spec: list[dict[str, Any]], rows: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def draw_headline_figure(spec: list[dict[str, Any]], rows: list[Row], path: Path) -> None:
+    """The headline table as one small panel per row (at most 12): our mean ± std over seeds and
+    the reference (red cross) on one axis, so how far each family is from its paper shows at a
+    glance. Rows without a result are left out."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_entry = {row["entry"]: row for row in rows}
+    have = [(item, by_entry[item["entry"]]["metrics"][item["metric"]]) for item in spec[:12]
+            if item["metric"] in by_entry.get(item["entry"], {}).get("metrics", {})]
+    if not have:
+        return
+    cols = min(COLUMNS, len(have))
+    fig, axes = plt.subplots(math.ceil(len(have) / cols), cols, figsize=(PANEL_WIDTH_IN * cols, 1.6 * math.ceil(
+        len(have) / cols)), squeeze=False)
+    for ax, (item, stats) in zip(axes.flat, have):
+        ax.errorbar([stats["mean"]], [1], xerr=[stats["std"]], fmt="o", capsize=3)
+        reference = item.get("reference") or (by_entry[item["entry"]].get("reference") or {}).get(item["metric"])
+        if reference and isinstance(reference.get("value"), (int, float)):
+            ax.plot(reference["value"], 0, "rx", markersize=8)
+        else:
+            ax.text(0.5, 0.18, "no reference at this scale", transform=ax.transAxes, ha="center", fontsize=7,
+                    color="0.4")
+        ax.set_yticks([0, 1], ["reference", "ours"], fontsize=7)
+        ax.set_ylim(-0.7, 1.7)
+        ax.set_title(f"{item['family']}, {item['data']}: {item['metric']}", fontsize=9)
+        ax.locator_params(axis="x", nbins=5)
+        ax.grid(axis="x", alpha=0.3)
+    for ax in list(axes.flat)[len(have):]:
+        ax.axis("off")
+    fig.tight_layout()
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=FIGURE_DPI)
+    finally:
+        plt.close(fig)
+
+
 def embed_block(path: Path, name: str, body: str) -> bool:
     """Put ``body`` between the lines ``<!-- name -->`` and ``<!-- /name -->`` of ``path``;
     False (the file untouched) when it lacks them."""
@@ -288,6 +328,7 @@ def write_leaderboard(suite_dir: Path, suite: str, rows: list[Row], command: str
     render_figures(rows, suite_dir)
     if headline:
         atomic_write_text(suite_dir / "headline.md", f"# Headline: suite `{suite}`\n\n{render_headline(headline, rows)}")
+        draw_headline_figure(headline, rows, suite_dir / "headline.png")
 
 
 def refresh_leaderboard(suite: str, entries: list[Entry], suite_dir: Path, root: Path, command: str) -> list[Row]:
