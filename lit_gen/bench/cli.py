@@ -144,8 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lit-gen bench",
         description="Train and evaluate the entries of a benchmark suite (benchmarks/suites/<suite>/*.yaml), write "
                     "per-run JSON results, leaderboard.{md,csv,json}, per-family figures and the headline table, "
-                    "and read them back. Finished runs whose configuration hash matches are skipped, and a killed run continues from its last "
-                    "epoch-end checkpoint.",
+                    "and read them back. Finished runs whose configuration hash matches are skipped, and a "
+                    "killed run continues from its last epoch-end checkpoint.",
         epilog="Without a subcommand, `lit-gen bench [run options]` runs. The flag forms --list, --report, "
                "--rescore, --compare and --plan still work for one release, with a deprecation note.")
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
