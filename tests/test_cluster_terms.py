@@ -69,3 +69,30 @@ def test_every_term_has_a_weight_and_a_place_in_the_sum():
 def test_a_name_registers_once():
     with pytest.raises(ValueError, match="registered twice"):
         register_term("vat", TERMS["vat"].fn, needs_clusters=True)
+
+
+def _spread(b, *, spread_scale: float):
+    """A user's term: spread_scale · ‖mu‖² per image (pulls codes towards 0)."""
+    return spread_scale * b.mu.pow(2).sum(1)
+
+
+class SpreadClusterVAE(ClusterVAE):
+    def __init__(self, spread_weight: float = 0.0, spread_scale: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+
+
+def test_a_term_registered_outside_the_library_works_through_a_subclass():
+    register_term("spread", _spread)
+    try:
+        ClusterVAE(**TINY)  # a plain model has no weight for the new term: it is off, and no error
+        model = SpreadClusterVAE(spread_weight=2.0, spread_scale=0.5, **TINY)
+        x = torch.rand(4, 1, 8, 8)
+        torch.manual_seed(0)
+        terms = model.loss_terms(x)
+        torch.testing.assert_close(terms["spread"], 0.5 * model.encode(x)[0].pow(2).sum(1))
+        model.hparams.spread_weight = 0.0  # the same draws without the term: the loss drops by 2 · spread
+        torch.manual_seed(0)
+        off = model.loss_terms(x)
+        torch.testing.assert_close(terms["loss"] - off["loss"], 2.0 * terms["spread"])
+    finally:
+        TERMS.pop("spread")

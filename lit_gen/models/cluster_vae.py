@@ -167,7 +167,7 @@ class ClusterVAE(VAE):
                              "(K-Means runs on the pre-trained codes)")
         given = locals()  # the arguments by name: every registered term's weight is checked
         for name in (*(f"{term}_weight" for term in CLUSTER_TERMS), "neighbour_warmup"):
-            if not (given[name] >= 0 and math.isfinite(given[name])):
+            if name in given and not (given[name] >= 0 and math.isfinite(given[name])):  # a subclass checks its own
                 raise ValueError(f"ClusterVAE: {name} must be a finite number >= 0, got {given[name]}")
         for name in ("vat_epsilon", "vat_xi", "contrastive_temperature"):
             if not (given[name] > 0 and math.isfinite(given[name])):
@@ -291,7 +291,7 @@ class ClusterVAE(VAE):
         terms = {"nelbo": recon + latent_kl + cat_kl, "recon": recon, "latent_kl": latent_kl, "cat_kl": cat_kl,
                  **self.augmentation_terms(x, mu)}
         h = self.hparams
-        weights = {name: h[f"{name}_weight"] for name in CLUSTER_TERMS} | {"neighbour": self.neighbour_scale()}
+        weights = {name: h.get(f"{name}_weight", 0.0) for name in CLUSTER_TERMS} | {"neighbour": self.neighbour_scale()}
         loss = h.recon_weight * recon + latent_kl + cat_kl
         for name in summed_order():  # in the stored results' order: the float sum rounds in order
             loss = loss + weights[name] * terms[name]
@@ -319,7 +319,9 @@ class ClusterVAE(VAE):
         """
         h = self.hparams
         clustering = not self.pretraining
-        on = [t for t in CLUSTER_TERMS.values() if h[f"{t.name}_weight"] > 0 and (clustering or not t.needs_clusters)]
+        # a term registered outside lit-gen is off unless a subclass adds its `<name>_weight` argument
+        on = [t for t in CLUSTER_TERMS.values()
+              if h.get(f"{t.name}_weight", 0.0) > 0 and (clustering or not t.needs_clusters)]
         batch = ClusterBatch(x, mu, self.warped_code(x) if any(t.needs_warp for t in on) else None,
                              any(t.needs_clusters for t in on), self.code_bank[: self.bank_filled],
                              self.cluster_logits, lambda images: self.encode(images)[0], self.warped_code,
