@@ -251,6 +251,7 @@ def test_bad_names_are_clear_errors(digits):
 
 @pytest.mark.data
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # 20 InceptionV3 passes at 299 px and three idx files: ~40 s idle, 2-3x that on a busy box
 def test_inception_ts_separates_mnist_from_fashion(shared_data):
     n = 5  # ~5.5 images/s on 2 idle cores: 4 sets of 5 images
     mnist_train = load_split("mnist", "train", str(shared_data / "mnist"))[0][:n]
