@@ -206,10 +206,17 @@ def draw_figure(rows: list[Row], curves: list[tuple[str, str]], names: list[str]
         ax.set_title(name, fontsize=10)
         ax.locator_params(axis="x", nbins=5)  # six-digit tick labels (params) would run into each other
         ax.grid(axis="x", alpha=0.3)
-    for ax in flat[panels:]:
+    save_figure(fig, flat[panels:], path)
+
+
+def save_figure(fig, spare_axes, path: Path) -> None:
+    """Blank the grid's unused panels, lay out, and write the PNG atomically (a unique temporary
+    name: two `--only` runs of one suite may write the picture at the same time); closes ``fig``."""
+    import matplotlib.pyplot as plt
+
+    for ax in spare_axes:
         ax.axis("off")
     fig.tight_layout()
-    # a unique temp name: two `--only` runs of one suite may write the picture at the same time
     try:
         with atomic_path(path, suffix=".png") as tmp:
             fig.savefig(tmp, dpi=FIGURE_DPI)
@@ -288,14 +295,7 @@ def draw_headline_figure(spec: list[dict[str, Any]], rows: list[Row], path: Path
         ax.set_title(f"{item['family']}, {item['data']}: {item['metric']}", fontsize=9)
         ax.locator_params(axis="x", nbins=5)
         ax.grid(axis="x", alpha=0.3)
-    for ax in list(axes.flat)[len(have):]:
-        ax.axis("off")
-    fig.tight_layout()
-    try:
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=FIGURE_DPI)
-    finally:
-        plt.close(fig)
+    save_figure(fig, list(axes.flat)[len(have):], path)
 
 
 def embed_block(path: Path, name: str, body: str) -> bool:
