@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 PARTIAL_DIR = "partial"  # in a run's work dir: epoch-end checkpoints of a fit that has not been scored yet
 PARTIAL_CHECKPOINT = "epoch-end"  # its checkpoint, overwritten at the end of every epoch
+PARTIAL_STAMP = "config_hash"  # beside it: the training hash of the fit that wrote it
 
 
 class ThroughputCallback(L.Callback):

@@ -113,7 +113,7 @@ def plan(args: argparse.Namespace) -> int:
     """The pending runs as commands that name everything they depend on (absolute folders,
     devices), so any machine that sees the same folders can run any line."""
     from lit_gen.bench.resume import pending
-    from lit_gen.utils.io import atomic_write_text
+    from lit_gen.utils.io import atomic_write_lines
 
     suite = open_suite(args)
     _reproduce_command(args, suite)  # checks --devices and --num_nodes
@@ -131,7 +131,7 @@ def plan(args: argparse.Namespace) -> int:
     lines = [shlex.join(["lit-gen", "bench", "run", "--suite", suite_arg, "--only", entry.name, "--seed", str(seed),
                          *common]) for entry, seed, _, _ in todo]
     if args.plan_file:
-        atomic_write_text(Path(args.plan_file), "".join(f"{line}\n" for line in lines))
+        atomic_write_lines(Path(args.plan_file), lines)
         print(f"{len(lines)} pending run(s) -> {args.plan_file}", file=sys.stderr)
     elif lines:
         print("\n".join(lines))

@@ -169,14 +169,20 @@ def figure_plan(rows: list[Row]) -> Iterator[tuple[str, list[Row], list[tuple[st
                 yield stem + (f"_{i + 1}" if parts > 1 else ""), chunk, kept_curves, kept_names
 
 
-def draw_figure(rows: list[Row], curves: list[tuple[str, str]], names: list[str], path: Path) -> None:
-    """Curve panels first (value against training minutes, a line per seed), then one dot chart
-    per metric (entries on the y axis, mean ± std, the reference as a red cross)."""
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display on a server or in a worker)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def draw_figure(rows: list[Row], curves: list[tuple[str, str]], names: list[str], path: Path) -> None:
+    """Curve panels first (value against training minutes, a line per seed), then one dot chart
+    per metric (entries on the y axis, mean ± std, the reference as a red cross)."""
+    plt = _pyplot()
     panels = len(curves) + len(names)
     cols = min(COLUMNS, panels)
     nrows = math.ceil(panels / cols)
@@ -212,8 +218,6 @@ def draw_figure(rows: list[Row], curves: list[tuple[str, str]], names: list[str]
 def save_figure(fig, spare_axes, path: Path) -> None:
     """Blank the grid's unused panels, lay out, and write the PNG atomically (a unique temporary
     name: two `--only` runs of one suite may write the picture at the same time); closes ``fig``."""
-    import matplotlib.pyplot as plt
-
     for ax in spare_axes:
         ax.axis("off")
     fig.tight_layout()
@@ -221,7 +225,7 @@ def save_figure(fig, spare_axes, path: Path) -> None:
         with atomic_path(path, suffix=".png") as tmp:
             fig.savefig(tmp, dpi=FIGURE_DPI)
     finally:
-        plt.close(fig)
+        _pyplot().close(fig)
 
 
 def render_figures(rows: list[Row], folder: Path) -> list[Path]:
@@ -249,6 +253,11 @@ def headline_spec(entries: list[Entry], root: Path) -> list[dict[str, Any]]:
     return yaml.safe_load(spec.read_text(encoding="utf-8")) or []
 
 
+def headline_reference(item: dict[str, Any], row: Row) -> dict[str, Any] | None:
+    """A headline row's reference: its own ``reference``, else its entry's for that metric."""
+    return item.get("reference") or (row.get("reference") or {}).get(item["metric"])
+
+
 def render_headline(spec: list[dict[str, Any]], rows: list[Row]) -> str:
     """The headline table: one spec row each, with the entry's mean ± std over its seeds."""
     by_entry = {row["entry"]: row for row in rows}
@@ -259,7 +268,7 @@ def render_headline(spec: list[dict[str, Any]], rows: list[Row]) -> str:
         stats = row.get("metrics", {}).get(item["metric"])
         ours = (f"{cell(stats)} ({stats['n']} seed{'s' if stats['n'] != 1 else ''})" if stats and stats["n"]
                 else "no result yet")
-        reference = item.get("reference") or (row.get("reference") or {}).get(item["metric"])
+        reference = headline_reference(item, row)
         lines.append(f"| {item['family']} | {item['data']} | {item['model']} (`{item['entry']}`) | "
                      f"{item['metric']} | {ours} | {reference_text(reference) or '–'} |")
     return "\n".join(lines) + "\n"
@@ -269,13 +278,9 @@ def draw_headline_figure(spec: list[dict[str, Any]], rows: list[Row], path: Path
     """The headline table as one small panel per row (at most 12): our mean ± std over seeds and
     the reference (red cross) on one axis, so how far each family is from its paper shows at a
     glance. Rows without a result are left out."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     by_entry = {row["entry"]: row for row in rows}
-    have = [(item, by_entry[item["entry"]]["metrics"][item["metric"]]) for item in spec[:12]
+    have = [(item, by_entry[item["entry"]]["metrics"][item["metric"]]) for item in spec[:MAX_PANELS]
             if item["metric"] in by_entry.get(item["entry"], {}).get("metrics", {})]
     if not have:
         return
@@ -284,7 +289,7 @@ def draw_headline_figure(spec: list[dict[str, Any]], rows: list[Row], path: Path
         len(have) / cols)), squeeze=False)
     for ax, (item, stats) in zip(axes.flat, have):
         ax.errorbar([stats["mean"]], [1], xerr=[stats["std"]], fmt="o", capsize=3)
-        reference = item.get("reference") or (by_entry[item["entry"]].get("reference") or {}).get(item["metric"])
+        reference = headline_reference(item, by_entry[item["entry"]])
         if reference and isinstance(reference.get("value"), (int, float)):
             ax.plot(reference["value"], 0, "rx", markersize=8)
         else:

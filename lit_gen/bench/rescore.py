@@ -100,8 +100,9 @@ def rescore_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path,
     entries = list(entries)
     suite_dir = out / suite
     plan = plan_runs(entries, seeds, only)
-    failures = []
+    failures, rows = [], None  # rows: the leaderboard as the last rescored run left it
     for i, (entry, seed) in enumerate(plan):
+        rows = None
         path = run_path(suite_dir, entry.name, seed)
         label = f"[{i + 1}/{len(plan)}] {entry.name} seed={seed}"
         try:
@@ -131,8 +132,9 @@ def rescore_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path,
         say("  = " + ", ".join(f"{k}={v:.4g}" for k, v in added.items())
             + f" ({fmt_seconds(time.perf_counter() - start)})")
         write_result(path, result)
-        refresh_leaderboard(suite, entries, suite_dir, root, command)
-    rows = refresh_leaderboard(suite, entries, suite_dir, root, command)
+        rows = refresh_leaderboard(suite, entries, suite_dir, root, command)
+    if rows is None:  # the reports are not those of the last rescored run
+        rows = refresh_leaderboard(suite, entries, suite_dir, root, command)
     if failures:
         say(f"{len(failures)} run(s) not rescored: " + ", ".join(f"{n} seed={s}" for n, s, _ in failures))
     return rows, failures

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from lit_gen.bench.callbacks import PARTIAL_CHECKPOINT, PARTIAL_DIR
+from lit_gen.bench.callbacks import PARTIAL_CHECKPOINT, PARTIAL_DIR, PARTIAL_STAMP
 from lit_gen.bench.console import is_rank_zero, say
 from lit_gen.bench.results import CorruptResultError, read_result, run_path
 from lit_gen.bench.suite import Entry
@@ -69,7 +69,7 @@ def resume_checkpoint(partial: Path, stamps: tuple[str, ...], resume: bool) -> t
     checkpoint of another training configuration is not deleted but moved to ``partial-stale``
     (replacing an older one there), with a message: nothing a user trained is lost without a
     word. With ``resume`` off, or when the checkpoint is unreadable, it is deleted."""
-    checkpoint, stamp = partial / f"{PARTIAL_CHECKPOINT}.ckpt", partial / "config_hash"
+    checkpoint, stamp = partial / f"{PARTIAL_CHECKPOINT}.ckpt", partial / PARTIAL_STAMP
     stamped = stamp.read_text().strip() if stamp.is_file() else None
     if resume and checkpoint.is_file() and stamped in stamps:
         try:  # a kill while it was being written leaves a truncated file (its zip directory is missing)

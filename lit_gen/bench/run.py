@@ -21,7 +21,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from lit_gen.bench.callbacks import PARTIAL_DIR, EpochEndCheckpoint, ThroughputCallback
+from lit_gen.bench.callbacks import PARTIAL_DIR, PARTIAL_STAMP, EpochEndCheckpoint, ThroughputCallback
 from lit_gen.bench.claims import STALE_AFTER_S, try_claim
 from lit_gen.bench.console import fmt_seconds, is_rank_zero, quiet_lightning, say
 from lit_gen.bench.registry import get_metric
@@ -102,7 +102,7 @@ def _fit(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, acce
         extra.append(curve)
     if is_rank_zero():
         partial.mkdir(parents=True, exist_ok=True)
-        (partial / "config_hash").write_text(stamps[0] + "\n")
+        (partial / PARTIAL_STAMP).write_text(stamps[0] + "\n")
     extra.append(EpochEndCheckpoint(partial))
     cli = build_cli(entry, seed, root, work_dir, devices, accelerator, num_nodes, strategy)
     cli.trainer.callbacks.extend(extra)
@@ -243,9 +243,10 @@ def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devic
     say(f"suite '{suite}': {len(plan)} runs, {len(plan) - len(todo)} already done, {len(todo)} to run "
         f"on {devices} {accelerator} device(s)" + (f" x {num_nodes} nodes" if num_nodes > 1 else "")
         + f" -> {suite_dir}")
-    failures, elsewhere = [], 0
+    failures, elsewhere, rows = [], 0, None  # rows: the leaderboard as the last finished run left it
     started = time.perf_counter()
     for i, (entry, seed, config_hash, path) in enumerate(todo):
+        rows = None  # whatever happens below, another worker may have added results meanwhile
         elapsed = time.perf_counter() - started
         eta = f", ETA {fmt_seconds(elapsed / i * (len(todo) - i))}" if i else ""
         say(f"[{i + 1}/{len(todo)}] {entry.name} seed={seed} (elapsed {fmt_seconds(elapsed)}{eta})")
@@ -271,7 +272,7 @@ def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devic
             if is_rank_zero():
                 write_result(path, result)  # before the claim goes: a worker that claims next sees it
                 discard_partial(work_path(suite_dir, entry.name, seed, work))
-                refresh_leaderboard(suite, entries, suite_dir, root, command)
+                rows = refresh_leaderboard(suite, entries, suite_dir, root, command)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as err:  # one broken entry must not lose the rest of the suite
@@ -282,7 +283,8 @@ def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devic
         finally:
             if claim is not None:
                 claim.release()
-    rows = refresh_leaderboard(suite, entries, suite_dir, root, command)
+    if rows is None:  # the reports are not those of the last run (none ran, it failed, or other ranks)
+        rows = refresh_leaderboard(suite, entries, suite_dir, root, command)
     if rows:
         say(f"leaderboard: {suite_dir / 'leaderboard.md'}")
     if elsewhere:
