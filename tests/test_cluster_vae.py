@@ -396,7 +396,7 @@ def test_cli_fit_pretrain_kmeans_grid_and_bench_metrics(tmp_path):
     """Fit through the CLI on the bundled digits (1 pre-train + 1 clustering epoch), with the
     Gaussian classifier on learned cluster variances."""
     args = [
-        "--config", "configs/cluster_vae.yaml",
+        "--config", "configs/cluster_vae_small.yaml",
         "--data.name", "digits", "--data.batch_size", "64", "--data.image_size", "16",
         "--model.image_size", "16", "--model.channels", "[8]", "--model.hidden", "32",
         "--model.latent_dim", "4", "--model.pretrain_epochs", "1", "--model.init_means", "kmeans",

@@ -96,6 +96,29 @@ def test_same_padding_is_tensorflows():
     assert SameConvTranspose2d(1, 1, 3, stride=1)(torch.zeros(1, 1, 14, 14)).shape == (1, 1, 14, 14)
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_same_layers_equal_explicit_pad_and_crop(stride):
+    """The stride-1 layers let the convolution pad (and the transpose crop) in place of F.pad and
+    a slice: values and gradients are those of the explicit TensorFlow padding."""
+    torch.manual_seed(0)
+    conv, deconv = SameConv2d(3, 4, 3, stride=stride), SameConvTranspose2d(3, 4, 3, stride=stride)
+    x = torch.randn(2, 3, 14, 14, requires_grad=True)
+    explicit = torch.nn.functional.conv2d(
+        torch.nn.functional.pad(x, (1, 1, 1, 1) if stride == 1 else (0, 1, 0, 1)), conv.weight, conv.bias, stride)
+    full = torch.nn.functional.conv_transpose2d(x, deconv.weight, deconv.bias, stride)  # side (14-1)s + 3
+    side = 14 * stride
+    explicit_t = full[..., 1:1 + side, 1:1 + side] if stride == 1 else full[..., :side, :side]
+    for layer, reference in ((conv, explicit), (deconv, explicit_t)):
+        out = layer(x)
+        assert out.shape == reference.shape
+        torch.testing.assert_close(out, reference, rtol=1e-5, atol=1e-6)
+        g = torch.randn_like(out)
+        grads = torch.autograd.grad(out, (x, layer.weight), g)
+        expected = torch.autograd.grad(reference, (x, layer.weight), g)
+        for a, b in zip(grads, expected):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
 def test_zero_initialised_means_and_the_default_draw():
     torch.manual_seed(0)
     assert torch.equal(ClusterVAE(init_means="zeros").means, torch.zeros(10, 20))
@@ -137,6 +160,7 @@ def test_unknown_post_options_are_clear_errors(bad, match):
 
 @pytest.mark.parametrize("config, network, weight, estimator", [
     ("cluster_vae_post.yaml", "post_dec", 2.5, "sample"),
+    ("cluster_vae.yaml", "post_dec", 2.5, "sample"),  # the user-facing name of the December setting
     ("cluster_vae_post_sep.yaml", "post_sep", 5.0, "analytic"),
 ])
 def test_post_configs_are_the_posts_setting(config, network, weight, estimator):

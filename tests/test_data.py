@@ -120,3 +120,22 @@ def test_bad_values_are_rejected():
     dm = ImageDataModule(name="digits", val_size=5000)
     with pytest.raises(ValueError, match="val_size"):
         dm.setup("fit")
+
+
+def test_val_size_zero_trains_on_every_image_and_skips_validation(tmp_path, recwarn):
+    """val_size 0 (the clustering post's setting): all training images train, and the trainer runs
+    no validation loop instead of warning about an empty loader."""
+    import lightning as L
+
+    from lit_gen.models import VAE
+
+    dm = ImageDataModule(name="digits", val_size=0, batch_size=64, image_size=16)
+    dm.setup("fit")
+    full = ImageDataModule(name="digits", val_size=150)
+    full.setup("fit")
+    assert len(dm.train_set) == len(full.train_set) + 150 and dm.val_dataloader() == []
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=2, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(VAE(in_channels=1, image_size=16, latent_dim=2, channels=[8], hidden=16), datamodule=dm)
+    assert trainer.num_val_batches == [] or sum(trainer.num_val_batches) == 0
+    assert not [w for w in recwarn if "DataLoader" in str(w.message) and "zero" in str(w.message)]

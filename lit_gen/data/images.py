@@ -167,7 +167,9 @@ class ImageDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader | list:
+        if self.val_set is not None and len(self.val_set) == 0:
+            return []  # val_size 0 (the post's settings): no validation loop, and no empty-loader warning
         return self._loader(self.val_set, shuffle=False)
 
     def test_dataloader(self) -> DataLoader:

@@ -49,6 +49,8 @@ class SameConv2d(nn.Conv2d):
         k, s = self.kernel_size[0], self.stride[0]
         top, bottom = _same_padding(x.shape[-2], k, s)
         left, right = _same_padding(x.shape[-1], k, s)
+        if top == bottom and left == right:  # even padding (stride 1): the convolution pads, no copy
+            return F.conv2d(x, self.weight, self.bias, self.stride, (top, left))
         return super().forward(F.pad(x, (left, right, top, bottom)))
 
 
@@ -64,8 +66,12 @@ class SameConvTranspose2d(nn.ConvTranspose2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k, s = self.kernel_size[0], self.stride[0]
         h, w = x.shape[-2] * s, x.shape[-1] * s
-        top, _ = _same_padding(h, k, s)
-        left, _ = _same_padding(w, k, s)
+        top, bottom = _same_padding(h, k, s)
+        left, right = _same_padding(w, k, s)
+        if top == bottom and left == right:
+            # an even crop (stride 1) is the transposed convolution's own padding: no full-size
+            # output and no slice, whose backward costs a zero-filled copy (same values)
+            return F.conv_transpose2d(x, self.weight, self.bias, self.stride, (top, left))
         return super().forward(x)[..., top:top + h, left:left + w]
 
 
