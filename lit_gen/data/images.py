@@ -149,6 +149,10 @@ class ImageDataModule(L.LightningDataModule):
             val_idx, train_idx = order[:n_val], order[n_val:]
             self.train_set = ImageTensorDataset(images[train_idx], labels[train_idx], self.binarize)
             self.val_set = self._eval_set(images[val_idx], labels[val_idx], self.seed + 1)
+        if stage == "fit" and self.trainer is not None and self.val_set is not None and len(self.val_set) == 0:
+            # val_size 0 (the clustering post's setting): nothing to validate, so the trainer runs
+            # no validation loop rather than warning that the loader is empty
+            self.trainer.limit_val_batches = 0
         if stage in (None, "test", "predict") and self.test_set is None:
             self.test_set = self._eval_set(*self._load("test"), seed=self.seed + 2)
 
@@ -167,9 +171,7 @@ class ImageDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)
 
-    def val_dataloader(self) -> DataLoader | list:
-        if self.val_set is not None and len(self.val_set) == 0:
-            return []  # val_size 0 (the post's settings): no validation loop, and no empty-loader warning
+    def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
