@@ -10,7 +10,7 @@ import torch
 
 from lit_gen.cli import LitGenCLI
 from lit_gen.tasks.couplet import CoupletWriter
-from lit_gen.tasks.couplet.bench import couplet_bleu, couplet_curve
+from lit_gen.tasks.couplet.bench import couplet_bleu, couplet_curve, couplet_decoding
 from lit_gen.tasks.couplet.curve import CoupletCurveCallback
 from test_couplet_data import LOWERS, UPPERS, write_split
 
@@ -45,6 +45,10 @@ def test_curve_per_epoch_and_the_best_val_loss_weights(tmp_path):
     expected = CoupletWriter(reference).score(cli.datamodule.test_set.pairs)
     assert best.values == {"bleu4": 100 * expected["bleu4"], "char_acc": 100 * expected["char_acc"]}
     chosen = best.protocol["selected"]
+    # the greedy half of couplet_decoding is couplet_bleu on the same (best) weights
+    both = couplet_decoding(cli.model, cli.datamodule, cli.trainer, weights="best_val_loss", beam_width=3, samples=20)
+    assert (both.values["bleu4@beam=1"], both.values["char_acc@beam=1"]) == (best.values["bleu4"], best.values["char_acc"])
+    assert both.protocol["selected"] == best.protocol["selected"] and 0 <= both.values["beam_wins"] <= 1
     # the checkpoint kept is the epoch with the lowest val/loss the curve saw
     assert chosen["val_loss"] == pytest.approx(min(p["val_loss"] for p in points))
     epoch_of_best = min(points, key=lambda p: p["val_loss"])["epoch"]

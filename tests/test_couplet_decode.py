@@ -175,3 +175,41 @@ def test_beam_width_below_one_is_a_clear_error():
         CoupletWriter(SimpleNamespace(vocab=VOCAB), beam_width=0)
     with pytest.raises(ValueError, match="top_k"):
         CoupletWriter(SimpleNamespace(vocab=VOCAB), beam_width=2, top_k=3)
+
+
+def test_couplet_decoding_metric_scores_greedy_and_beam_on_the_same_lines():
+    """The bench metric decodes the same test lines both ways. Upper 风雨风雨 has two repeat
+    groups; each position's scores are the writer test's, so greedy gives 山 to the first group
+    and 月 to the second (山月山月), and a beam of 2 writes the gold line 水山水山."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from lit_gen.tasks.couplet.bench import couplet_decoding
+
+    first = torch.full((len(VOCAB),), 0.04 / 7)
+    first[VOCAB.index["山"]], first[VOCAB.index["水"]] = 0.9, 0.06
+    second = torch.full((len(VOCAB),), 0.16 / 7)
+    second[VOCAB.index["山"]], second[VOCAB.index["月"]] = 0.8, 0.04
+
+    class Fixed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.vocab, self.hparams = VOCAB, SimpleNamespace(max_chars=8)
+            self.table = torch.stack([first, second, first, second]).log()
+
+        @property
+        def device(self):
+            return torch.device("cpu")
+
+        def forward(self, ids):
+            return self.table.expand(len(ids), -1, -1)
+
+    data = SimpleNamespace(test_set=SimpleNamespace(pairs=[("风雨风雨", "水山水山")] * 6))
+    result = couplet_decoding(Fixed(), data, None, beam_width=2, samples=50)
+    assert result.values["char_acc@beam=1"] == 0.0 and result.values["char_acc@beam=2"] == 100.0
+    assert result.values["bleu4@beam=1"] == 0.0 and result.values["bleu4@beam=2"] == pytest.approx(100.0)
+    assert result.values["beam_wins"] == 1.0  # the beam's BLEU is higher on every resample
+    assert result.protocol["lines_changed"] == 6 and result.protocol["bootstrap"]["beam_95"] == pytest.approx([100, 100])
+    with pytest.raises(ValueError, match="beam_width"):
+        couplet_decoding(Fixed(), data, None, beam_width=1)
