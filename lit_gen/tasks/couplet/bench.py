@@ -109,8 +109,8 @@ def couplet_decoding(model, datamodule, trainer, beam_width: int = 4, limit: int
                      weights: str = "final", samples: int = 1000) -> MetricResult:
     """Greedy decoding and a beam of ``beam_width`` on the same weights and test lines, rules on.
 
-    Values (×100): ``bleu4@beam=1``, ``char_acc@beam=1``, ``bleu4@beam=W``, ``char_acc@beam=W``;
-    ``beam_wins``: the fraction of ``samples`` bootstrap resamples of the test lines on which the
+    Values: ``bleu4@beam=1``, ``char_acc@beam=1``, ``bleu4@beam=W``, ``char_acc@beam=W`` (×100);
+    ``beam_wins`` in [0, 1]: the fraction of ``samples`` bootstrap resamples of the test lines on which the
     beam's BLEU-4 is higher (0.5 = no difference). The protocol has both 95 % intervals and the
     number of lines the two decoders wrote differently."""
     if beam_width < 2:
