@@ -22,6 +22,36 @@ def logp(rows: list[dict[str, float]]) -> np.ndarray:
     return out
 
 
+def two_group_tagger(positions: int):
+    """A tagger with fixed scores, alternating two normalised rows over ``positions``: the first
+    row prefers 山 (.9) then 水 (.06), the second 山 (.8) then 月 (.04). On 风雨 greedy serves the
+    first position first (log .9 > log .8), giving 山月 = log .9 + log .04 = −3.32; a beam of 2
+    finds 水山 = −3.04. (The writer takes a log-softmax, so the rows are probabilities.)"""
+    from types import SimpleNamespace
+
+    import torch
+
+    first = torch.full((len(VOCAB),), 0.04 / 7)
+    first[VOCAB.index["山"]], first[VOCAB.index["水"]] = 0.9, 0.06
+    second = torch.full((len(VOCAB),), 0.16 / 7)
+    second[VOCAB.index["山"]], second[VOCAB.index["月"]] = 0.8, 0.04
+    table = torch.stack([(first, second)[k % 2] for k in range(positions)]).log()
+
+    class Fixed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.vocab, self.hparams, self.table = VOCAB, SimpleNamespace(max_chars=8), table
+
+        @property
+        def device(self):
+            return torch.device("cpu")
+
+        def forward(self, ids):
+            return self.table.expand(len(ids), -1, -1)
+
+    return Fixed()
+
+
 def test_no_rules_is_plain_argmax():
     lp = logp([{"风": -0.1}, {"风": -0.1}, {"<unk>": -0.1, "山": -1}])
     # <pad>/<unk> are never written, even without rules
@@ -134,33 +164,10 @@ def test_beam_search_finds_the_better_joint_assignment():
 
 
 def test_writer_passes_the_beam_width_to_the_decoder():
-    from types import SimpleNamespace
-
-    import torch
-
     from lit_gen.tasks.couplet.writer import CoupletWriter
 
-    # normalised rows (the writer takes a log-softmax): greedy serves position 0 first
-    # (log .9 > log .8), giving 山 月 = log .9 + log .04 = −3.32; the beam finds 水 山 = −3.04
-    probs = torch.tensor([[0.04 / 7] * len(VOCAB), [0.16 / 7] * len(VOCAB)])
-    probs[0, VOCAB.index["山"]], probs[0, VOCAB.index["水"]] = 0.9, 0.06
-    probs[1, VOCAB.index["山"]], probs[1, VOCAB.index["月"]] = 0.8, 0.04
-
-    class Fixed(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.vocab, self.hparams = VOCAB, SimpleNamespace(max_chars=8)
-            self.table = probs.log()
-
-        @property
-        def device(self):
-            return torch.device("cpu")
-
-        def forward(self, ids):
-            return self.table.expand(len(ids), -1, -1)
-
-    assert CoupletWriter(Fixed()).write(["风雨"]) == ["山月"]
-    assert CoupletWriter(Fixed(), beam_width=2).write(["风雨"]) == ["水山"]
+    assert CoupletWriter(two_group_tagger(2)).write(["风雨"]) == ["山月"]
+    assert CoupletWriter(two_group_tagger(2), beam_width=2).write(["风雨"]) == ["水山"]
 
 
 def test_beam_width_below_one_is_a_clear_error():
@@ -179,37 +186,17 @@ def test_beam_width_below_one_is_a_clear_error():
 
 def test_couplet_decoding_metric_scores_greedy_and_beam_on_the_same_lines():
     """The bench metric decodes the same test lines both ways. Upper 风雨风雨 has two repeat
-    groups; each position's scores are the writer test's, so greedy gives 山 to the first group
-    and 月 to the second (山月山月), and a beam of 2 writes the gold line 水山水山."""
+    groups with the writer test's scores, so greedy gives 山 to the first group and 月 to the
+    second (山月山月), and a beam of 2 writes the gold line 水山水山."""
     from types import SimpleNamespace
-
-    import torch
 
     from lit_gen.tasks.couplet.bench import couplet_decoding
 
-    first = torch.full((len(VOCAB),), 0.04 / 7)
-    first[VOCAB.index["山"]], first[VOCAB.index["水"]] = 0.9, 0.06
-    second = torch.full((len(VOCAB),), 0.16 / 7)
-    second[VOCAB.index["山"]], second[VOCAB.index["月"]] = 0.8, 0.04
-
-    class Fixed(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.vocab, self.hparams = VOCAB, SimpleNamespace(max_chars=8)
-            self.table = torch.stack([first, second, first, second]).log()
-
-        @property
-        def device(self):
-            return torch.device("cpu")
-
-        def forward(self, ids):
-            return self.table.expand(len(ids), -1, -1)
-
     data = SimpleNamespace(test_set=SimpleNamespace(pairs=[("风雨风雨", "水山水山")] * 6))
-    result = couplet_decoding(Fixed(), data, None, beam_width=2, samples=50)
+    result = couplet_decoding(two_group_tagger(4), data, None, beam_width=2, samples=50)
     assert result.values["char_acc@beam=1"] == 0.0 and result.values["char_acc@beam=2"] == 100.0
     assert result.values["bleu4@beam=1"] == 0.0 and result.values["bleu4@beam=2"] == pytest.approx(100.0)
     assert result.values["beam_wins"] == 1.0  # the beam's BLEU is higher on every resample
     assert result.protocol["lines_changed"] == 6 and result.protocol["bootstrap"]["beam_95"] == pytest.approx([100, 100])
     with pytest.raises(ValueError, match="beam_width"):
-        couplet_decoding(Fixed(), data, None, beam_width=1)
+        couplet_decoding(two_group_tagger(4), data, None, beam_width=1)

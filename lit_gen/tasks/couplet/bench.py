@@ -43,6 +43,7 @@ _last: dict[tuple, tuple[dict[str, float], dict]] = {}  # one slot: couplet_bleu
 
 
 WEIGHTS = ("final", "best_val_loss")
+STRUCTURAL_RULES = "no_same_char, copy_punct, align_repeats"  # what Rules() enforces (the tone rule is optional)
 
 
 def _selected(model, trainer, weights: str) -> tuple[torch.nn.Module, dict]:
@@ -84,7 +85,7 @@ def _compute_scores(model, datamodule, limit: int | None, rules: bool, tone: boo
                            beam_width=beam_width)
     values = writer.score(pairs)
     protocol = {"split": "test", "pairs": len(pairs), "decoding": "greedy" if beam_width == 1 else f"beam {beam_width}",
-                "rules": ("no_same_char, copy_punct, align_repeats" + (", tone_ending" if tone else "")
+                "rules": (STRUCTURAL_RULES + (", tone_ending" if tone else "")
                                      if rules else "none"), "unknown_chars": sum(writer.unknown.values())}
     return values, protocol
 
@@ -130,7 +131,7 @@ def couplet_decoding(model, datamodule, trainer, beam_width: int = 4, limit: int
     boot = paired_bootstrap(corpus_stats(lines[1], golds), corpus_stats(lines[beam_width], golds), samples)
     values["beam_wins"] = boot["b_wins"]
     protocol = {"split": "test", "pairs": len(pairs), "beam_width": beam_width,
-                "rules": "no_same_char, copy_punct, align_repeats",
+                "rules": STRUCTURAL_RULES,
                 "lines_changed": sum(a != b for a, b in zip(lines[1], lines[beam_width])),
                 "bootstrap": {"greedy_95": [boot["a_low"], boot["a_high"]],
                               "beam_95": [boot["b_low"], boot["b_high"]], "samples": samples},
