@@ -370,6 +370,29 @@ def test_rescore_adds_a_metric_from_the_saved_weights_without_training(tmp_path,
     assert "1 already done, 0 to run" in capsys.readouterr().out
 
 
+def test_run_gives_a_finished_run_its_new_metric_without_training(tmp_path, capsys):
+    """`lit-gen bench run` (what `plan` prints) on a finished run whose entry gained a metric adds
+    it from final.ckpt as `rescore` does, instead of training an hour again; a run whose weights
+    are gone is trained."""
+    suite = make_suite(tmp_path, metrics=["nelbo"], metric_options={})
+    assert bench(suite, tmp_path / "out", "--seed", "0", "1") == 0
+    before = json.loads((tmp_path / "out/mini/runs/tiny-a/seed=0.json").read_text())
+    (tmp_path / "out/mini/work/tiny-a/seed=1/final.ckpt").unlink()
+    make_suite(tmp_path)  # the entry now also lists nll
+    assert bench(suite, tmp_path / "full") == 0
+    full = json.loads((tmp_path / "full/mini/runs/tiny-a/seed=0.json").read_text())
+    capsys.readouterr()
+    assert bench(suite, tmp_path / "out", "--seed", "0", "1") == 0
+    out = capsys.readouterr().out
+    assert out.count("from its saved weights") == 1 and "no training" in out
+    assert out.count("lacks ['nll'], which its entry gained") == 2 and "recomputing" not in out
+    after = json.loads((tmp_path / "out/mini/runs/tiny-a/seed=0.json").read_text())
+    assert after["metrics"]["nll"] == full["metrics"]["nll"] and after["rescored"][0]["metrics"] == ["nll"]
+    assert after["wall_time_s"] == before["wall_time_s"] and after["config_hash"] == full["config_hash"]
+    retrained = json.loads((tmp_path / "out/mini/runs/tiny-a/seed=1.json").read_text())
+    assert "rescored" not in retrained and "nll" in retrained["metrics"]
+
+
 def test_rescore_accepts_weights_saved_before_a_model_option_existed(tmp_path, capsys):
     """A checkpoint that lacks a constructor argument added later (its default keeps the old
     behaviour) is the entry's run; a saved value other than the entry's is still refused."""

@@ -12,13 +12,15 @@ import torch
 
 from lit_gen.bench.callbacks import PARTIAL_CHECKPOINT, PARTIAL_DIR, PARTIAL_STAMP
 from lit_gen.bench.console import is_rank_zero, say
-from lit_gen.bench.results import CorruptResultError, read_result, run_path
+from lit_gen.bench.results import CorruptResultError, measured_as_entry, read_result, run_path
 from lit_gen.bench.suite import Entry
 
 
-def existing_result(path: Path, config_hash: str, quiet: bool = False) -> dict[str, Any] | None:
+def existing_result(path: Path, config_hash: str, quiet: bool = False, entry: Entry | None = None,
+                    root: Path | None = None) -> dict[str, Any] | None:
     """A trustworthy result with this hash, or None (stale, corrupt and missing are reported
-    unless ``quiet``)."""
+    unless ``quiet``; given its ``entry`` and ``root``, a result that only lacks metrics the entry
+    gained is reported as such)."""
     if not path.exists():
         return None
     tell = (lambda message: None) if quiet else say
@@ -28,7 +30,10 @@ def existing_result(path: Path, config_hash: str, quiet: bool = False) -> dict[s
         tell(f"  ! {err}; recomputing")
         return None
     if result["config_hash"] != config_hash:
-        tell(f"  ! {path} was made with another configuration (hash {result['config_hash']}); recomputing")
+        if entry is not None and measured_as_entry(entry, result, root):
+            tell(f"  ! {path} lacks {[n for n in entry.metrics if n not in result['protocol']]}, which its entry gained")
+        else:
+            tell(f"  ! {path} was made with another configuration (hash {result['config_hash']}); recomputing")
         return None
     return result
 
@@ -55,7 +60,7 @@ def pending(entries: list[Entry], root: Path, suite_dir: Path, processes: int = 
     for entry, seed in plan:
         config_hash = entry.config_hash(root, seed, processes)
         path = run_path(suite_dir, entry.name, seed)
-        if not resume or existing_result(path, config_hash, quiet) is None:
+        if not resume or existing_result(path, config_hash, quiet, entry, root) is None:
             todo.append((entry, seed, config_hash, path))
     return plan, todo
 

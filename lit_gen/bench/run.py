@@ -26,7 +26,8 @@ from lit_gen.bench.claims import STALE_AFTER_S, try_claim
 from lit_gen.bench.console import fmt_seconds, is_rank_zero, quiet_lightning, say
 from lit_gen.bench.registry import get_metric
 from lit_gen.bench.report import refresh_leaderboard
-from lit_gen.bench.results import claim_path, work_path, write_result
+from lit_gen.bench.results import (CorruptResultError, claim_path, measured_as_entry, read_result, work_path,
+                                   write_result)
 from lit_gen.bench.resume import discard_partial, existing_result, pending, resume_checkpoint
 from lit_gen.bench.suite import Entry
 
@@ -217,13 +218,37 @@ def run_one(entry: Entry, seed: int, root: Path, suite_dir: Path, devices: int, 
     }
 
 
+def _added_metrics(entry: Entry, seed: int, root: Path, path: Path, work_dir: Path) -> dict[str, Any] | None:
+    """The finished run at ``path`` given the metrics ``entry`` gained since, from its saved
+    weights without training (what ``lit-gen bench rescore`` does), or None when it cannot be:
+    no result, a result trained under other settings, or weights that are gone or not the
+    entry's. A metric added to an entry then costs its computation, not the training again."""
+    from lit_gen.bench.rescore import RescoreError, rescore_one  # rescore builds on this module
+
+    try:
+        old = read_result(path) if path.exists() else None
+    except CorruptResultError:
+        return None  # retrained; the runner's own check reports it
+    if old is None or not measured_as_entry(entry, old, root) or not (work_dir / "final.ckpt").is_file():
+        return None
+    say(f"  + adding {[n for n in entry.metrics if n not in old['protocol']]} from its saved weights "
+        f"{work_dir / 'final.ckpt'} (no training)")
+    try:
+        return rescore_one(entry, seed, root, work_dir, old)
+    except RescoreError as err:
+        say(f"  ! cannot add them ({err}); training it again")
+        return None
+
+
 def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devices: int = 1,
               accelerator: str = "cpu", resume: bool = True, seeds: int | Sequence[int] | None = None,
               command: str = "", only: Iterable[str] | None = None, work: Path | None = None,
               num_nodes: int = 1, strategy: str | None = None, claim_timeout: float = STALE_AFTER_S,
               ) -> tuple[list[dict[str, Any]], list[tuple[str, int, Exception]]]:
     """Run every entry × seed (only the ``only`` entries if given; skipping finished runs when
-    ``resume``) and rewrite the leaderboard of the whole suite after each run.
+    ``resume``) and rewrite the leaderboard of the whole suite after each run. With ``resume``, a
+    finished one-process run whose entry gained metrics gets them from its saved weights without
+    training (:func:`_added_metrics`).
 
     ``seeds``: None = each entry's own seeds; N = seeds 0..N-1; a list = exactly those seeds.
     ``work``: where the runs' work folders go (:func:`~lit_gen.bench.results.work_path`).
@@ -265,8 +290,11 @@ def run_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path, devic
                 continue
         run_start = time.perf_counter()
         try:
-            result = run_one(entry, seed, root, suite_dir, devices, accelerator, config_hash, resume,
-                             num_nodes, strategy, work)
+            result = _added_metrics(entry, seed, root, path, work_path(suite_dir, entry.name, seed, work)) if (
+                resume and devices * num_nodes == 1) else None
+            if result is None:
+                result = run_one(entry, seed, root, suite_dir, devices, accelerator, config_hash, resume,
+                                 num_nodes, strategy, work)
             metrics = ", ".join(f"{k}={v:.4g}" for k, v in result["metrics"].items())
             say(f"  = {metrics} ({fmt_seconds(time.perf_counter() - run_start)})")
             if is_rank_zero():
