@@ -15,8 +15,8 @@ import torch
 
 from lit_gen.bench.console import fmt_seconds, quiet_lightning, say
 from lit_gen.bench.report import refresh_leaderboard
-from lit_gen.bench.results import (CorruptResultError, measured_as_entry, read_result, run_path, work_path,
-                                   write_result)
+from lit_gen.bench.results import (CorruptResultError, gained_metrics, measured_as_entry, read_result, run_path,
+                                   work_path, write_result)
 from lit_gen.bench.resume import plan_runs
 from lit_gen.bench.run import TIMESTAMP, build_cli, score, versions
 from lit_gen.bench.suite import Entry
@@ -65,7 +65,7 @@ def rescore_one(entry: Entry, seed: int, root: Path, work_dir: Path, old: dict[s
     match the entry as defined now (see :func:`_check_trained_as_entry`)."""
     checkpoint_path = work_dir / "final.ckpt"
     _check_trained_as_entry(entry, root, old, checkpoint_path)
-    new = [n for n in entry.metrics if n not in old["protocol"]]
+    new = gained_metrics(entry, old)
     with quiet_lightning():
         cli = build_cli(entry, seed, root, work_dir, 1, "cpu")
         checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
@@ -118,7 +118,7 @@ def rescore_suite(suite: str, entries: Iterable[Entry], root: Path, out: Path,
         if old["config_hash"] == entry.config_hash(root, seed, old.get("devices", 1)):
             say(f"{label}: up to date")
             continue
-        say(f"{label}: adding {[n for n in entry.metrics if n not in old['protocol']]} from its saved weights")
+        say(f"{label}: adding {gained_metrics(entry, old)} from its saved weights")
         start = time.perf_counter()
         try:
             result = rescore_one(entry, seed, root, work_path(suite_dir, entry.name, seed, work), old)

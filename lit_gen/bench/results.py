@@ -105,6 +105,11 @@ def measured_as_entry(entry: Entry, result: dict[str, Any], root: Path) -> bool:
     return result["config_hash"] == part.config_hash(root, result["seed"], result.get("devices", 1))
 
 
+def gained_metrics(entry: Entry, result: dict[str, Any]) -> list[str]:
+    """The metrics ``entry`` lists that ``result`` has not measured (those it gained since the run)."""
+    return [name for name in entry.metrics if name not in result.get("protocol", {})]
+
+
 def collect_results(entries: list[Entry], suite_dir: Path, root: Path) -> dict[str, list[dict[str, Any]]]:
     """Every valid result on disk for ``entries`` that was trained and measured as the entry
     says now, for the metrics it has (:func:`measured_as_entry`; whatever the number of devices

@@ -12,7 +12,7 @@ import torch
 
 from lit_gen.bench.callbacks import PARTIAL_CHECKPOINT, PARTIAL_DIR, PARTIAL_STAMP
 from lit_gen.bench.console import is_rank_zero, say
-from lit_gen.bench.results import CorruptResultError, measured_as_entry, read_result, run_path
+from lit_gen.bench.results import CorruptResultError, gained_metrics, measured_as_entry, read_result, run_path
 from lit_gen.bench.suite import Entry
 
 
@@ -31,7 +31,7 @@ def existing_result(path: Path, config_hash: str, quiet: bool = False, entry: En
         return None
     if result["config_hash"] != config_hash:
         if entry is not None and measured_as_entry(entry, result, root):
-            tell(f"  ! {path} lacks {[n for n in entry.metrics if n not in result['protocol']]}, which its entry gained")
+            tell(f"  ! {path} lacks {gained_metrics(entry, result)}, which its entry gained")
         else:
             tell(f"  ! {path} was made with another configuration (hash {result['config_hash']}); recomputing")
         return None

@@ -26,8 +26,8 @@ from lit_gen.bench.claims import STALE_AFTER_S, try_claim
 from lit_gen.bench.console import fmt_seconds, is_rank_zero, quiet_lightning, say
 from lit_gen.bench.registry import get_metric
 from lit_gen.bench.report import refresh_leaderboard
-from lit_gen.bench.results import (CorruptResultError, claim_path, measured_as_entry, read_result, work_path,
-                                   write_result)
+from lit_gen.bench.results import (CorruptResultError, claim_path, gained_metrics, measured_as_entry, read_result,
+                                   work_path, write_result)
 from lit_gen.bench.resume import discard_partial, existing_result, pending, resume_checkpoint
 from lit_gen.bench.suite import Entry
 
@@ -231,7 +231,7 @@ def _added_metrics(entry: Entry, seed: int, root: Path, path: Path, work_dir: Pa
         return None  # retrained; the runner's own check reports it
     if old is None or not measured_as_entry(entry, old, root) or not (work_dir / "final.ckpt").is_file():
         return None
-    say(f"  + adding {[n for n in entry.metrics if n not in old['protocol']]} from its saved weights "
+    say(f"  + adding {gained_metrics(entry, old)} from its saved weights "
         f"{work_dir / 'final.ckpt'} (no training)")
     try:
         return rescore_one(entry, seed, root, work_dir, old)

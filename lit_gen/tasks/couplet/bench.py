@@ -27,7 +27,6 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lit_gen.bench.registry import MetricResult, register_metric
 from lit_gen.tasks.couplet.decode import Rules
-from lit_gen.tasks.couplet.metrics import CoupletScores
 from lit_gen.tasks.couplet.significance import corpus_stats, paired_bootstrap
 from lit_gen.tasks.couplet.writer import CoupletWriter
 
@@ -39,7 +38,8 @@ def _test_pairs(datamodule, limit: int | None) -> list[tuple[str, str]]:
     return pairs[:limit] if limit is not None else pairs
 
 
-_last: dict[tuple, tuple[dict[str, float], dict]] = {}  # one slot: couplet_bleu then couplet_rules
+# one slot: couplet_bleu, couplet_rules and couplet_decoding's greedy half read one decoding
+_last: dict[tuple, tuple[dict[str, float], dict, list[str]]] = {}
 
 
 WEIGHTS = ("final", "best_val_loss")
@@ -66,34 +66,35 @@ def _selected(model, trainer, weights: str) -> tuple[torch.nn.Module, dict]:
 
 
 def _scores(model, datamodule, limit: int | None, rules: bool, tone: bool, beam_width: int = 1,
-            trainer=None, weights: str = "final") -> tuple[dict[str, float], dict]:
-    """Decode the test split once per (model, step, options); both metrics below read it."""
-    key = (id(model), model.global_step, id(datamodule), limit, rules, tone, beam_width, weights)
+            trainer=None, weights: str = "final") -> tuple[dict[str, float], dict, list[str]]:
+    """Decode the test split once per (model, step, options); the metrics below read it. Values,
+    protocol and the written lower lines."""
+    key = (id(model), getattr(model, "global_step", None), id(datamodule), limit, rules, tone, beam_width, weights)
     if key not in _last:
         _last.clear()
         scored, chosen = _selected(model, trainer, weights)
-        values, protocol = _compute_scores(scored, datamodule, limit, rules, tone, beam_width)
-        _last[key] = values, {**protocol, **({"selected": chosen} if chosen else {})}
-    values, protocol = _last[key]
-    return dict(values), dict(protocol)
+        values, protocol, lines = _compute_scores(scored, datamodule, limit, rules, tone, beam_width)
+        _last[key] = values, {**protocol, **({"selected": chosen} if chosen else {})}, lines
+    values, protocol, lines = _last[key]
+    return dict(values), dict(protocol), list(lines)
 
 
 def _compute_scores(model, datamodule, limit: int | None, rules: bool, tone: bool,
-                    beam_width: int = 1) -> tuple[dict[str, float], dict]:
+                    beam_width: int = 1) -> tuple[dict[str, float], dict, list[str]]:
     pairs = _test_pairs(datamodule, limit)
     writer = CoupletWriter(model.cpu(), rules=Rules(tone_ending=tone) if rules else Rules.none(),
                            beam_width=beam_width)
-    values = writer.score(pairs)
+    values, lines = writer.score_written(pairs)
     protocol = {"split": "test", "pairs": len(pairs), "decoding": "greedy" if beam_width == 1 else f"beam {beam_width}",
                 "rules": (STRUCTURAL_RULES + (", tone_ending" if tone else "")
                                      if rules else "none"), "unknown_chars": sum(writer.unknown.values())}
-    return values, protocol
+    return values, protocol, lines
 
 
 @register_metric("couplet_bleu")
 def couplet_bleu(model, datamodule, trainer, limit: int | None = None, rules: bool = True,
                  tone: bool = False, beam_width: int = 1, weights: str = "final") -> MetricResult:
-    values, protocol = _scores(model, datamodule, limit, rules, tone, beam_width, trainer, weights)
+    values, protocol, _ = _scores(model, datamodule, limit, rules, tone, beam_width, trainer, weights)
     protocol["bleu"] = "torchmetrics.text.BLEUScore(n_gram=4), corpus level, character tokens, 1 reference"
     return MetricResult({"bleu4": 100 * values["bleu4"], "char_acc": 100 * values["char_acc"]}, protocol)
 
@@ -101,7 +102,7 @@ def couplet_bleu(model, datamodule, trainer, limit: int | None = None, rules: bo
 @register_metric("couplet_rules")
 def couplet_rules(model, datamodule, trainer, limit: int | None = None, rules: bool = True,
                   tone: bool = False, beam_width: int = 1, weights: str = "final") -> MetricResult:
-    values, protocol = _scores(model, datamodule, limit, rules, tone, beam_width, trainer, weights)
+    values, protocol, _ = _scores(model, datamodule, limit, rules, tone, beam_width, trainer, weights)
     return MetricResult({k: 100 * v for k, v in values.items() if "rule_" in k}, protocol)
 
 
@@ -116,26 +117,21 @@ def couplet_decoding(model, datamodule, trainer, beam_width: int = 4, limit: int
     number of lines the two decoders wrote differently."""
     if beam_width < 2:
         raise ValueError(f"couplet_decoding compares greedy decoding with a beam: beam_width must be >= 2, got {beam_width}")
-    scored, chosen = _selected(model, trainer, weights)
-    pairs = _test_pairs(datamodule, limit)
-    uppers, golds = [u for u, _ in pairs], [g for _, g in pairs]
+    golds = [g for _, g in _test_pairs(datamodule, limit)]
     values: dict[str, float] = {}
     lines: dict[int, list[str]] = {}
-    for width in (1, beam_width):
-        lines[width] = CoupletWriter(scored.cpu(), beam_width=width).write(uppers, on_error="empty")
-        scores = CoupletScores()
-        scores.update(uppers, lines[width], golds)
-        result = scores.compute()
-        values[f"bleu4@beam={width}"] = 100 * result["bleu4"]
-        values[f"char_acc@beam={width}"] = 100 * result["char_acc"]
+    for width in (1, beam_width):  # greedy: the decoding couplet_bleu scored, if it ran first
+        scores, decoded, lines[width] = _scores(model, datamodule, limit, True, False, width, trainer, weights)
+        values[f"bleu4@beam={width}"] = 100 * scores["bleu4"]
+        values[f"char_acc@beam={width}"] = 100 * scores["char_acc"]
     boot = paired_bootstrap(corpus_stats(lines[1], golds), corpus_stats(lines[beam_width], golds), samples)
     values["beam_wins"] = boot["b_wins"]
-    protocol = {"split": "test", "pairs": len(pairs), "beam_width": beam_width,
+    protocol = {"split": "test", "pairs": len(golds), "beam_width": beam_width,
                 "rules": STRUCTURAL_RULES,
                 "lines_changed": sum(a != b for a, b in zip(lines[1], lines[beam_width])),
                 "bootstrap": {"greedy_95": [boot["a_low"], boot["a_high"]],
                               "beam_95": [boot["b_low"], boot["b_high"]], "samples": samples},
-                **({"selected": chosen} if chosen else {})}
+                **({"selected": decoded["selected"]} if "selected" in decoded else {})}
     return MetricResult(values, protocol)
 
 

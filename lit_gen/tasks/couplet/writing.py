@@ -67,10 +67,15 @@ class LineWriter:
         """Write the lower line of each ``(upper, gold lower)`` pair and score them:
         :class:`~lit_gen.tasks.couplet.metrics.CoupletScores` values in [0, 1]. Upper lines the
         writer refuses count as empty lines (scored wrong), not as errors."""
+        return self.score_written(pairs)[0]
+
+    def score_written(self, pairs: Sequence[tuple[str, str]]) -> tuple[dict[str, float], list[str]]:
+        """:meth:`score`, and the lower lines it wrote (``""`` for refused upper lines)."""
         uppers, golds = [u for u, _ in pairs], [g for _, g in pairs]
+        lines = self.write(uppers, on_error="empty")
         scores = CoupletScores()
-        scores.update(uppers, self.write(uppers, on_error="empty"), golds)
-        return scores.compute()
+        scores.update(uppers, lines, golds)
+        return scores.compute(), lines
 
     def write(self, lines: str | Sequence[str], on_error: Literal["raise", "empty"] = "raise") -> list[str]:
         """Lower lines for ``lines`` (same order, each as long as its whitespace-free input).
