@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from lit_gen.bench.cli import main
-from lit_gen.bench.compare import CompareError, paired_seeds
+from lit_gen.bench.compare import CompareError, paired_seeds, weights_note
 from lit_gen.bench.suite import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +39,30 @@ def test_exact_sign_flip_p_value_matches_a_hand_count():
     # (+,+,+) 5, (+,+,-) 3, (+,-,+) 3 and their mirror images, 6 of 8
     results = {"c": runs({0: 0.0, 1: 4.0, 2: 3.0}), "d": runs({0: 3.0, 1: 3.0, 2: 4.0})}
     assert paired_seeds(results, "c", "d", "test_error").p_value() == pytest.approx(6 / 8)
+
+
+def scored(values: dict[int, tuple[float, str]]) -> list[dict]:
+    """Runs whose fid[classifier] came from the classifier with the given weights digest."""
+    return [{"seed": seed, "metrics": {"fid[classifier]": value},
+             "protocol": {"fid": {"extractor": "classifier", "metrics": ["fid", "kid"], "weights_sha256": digest * 8,
+                                  "classifier_test_accuracy": 0.99},
+                          "fid_second_extractor": {"extractor": "inception-ts", "metrics": ["fid"],
+                                                   "weights_sha256": "f" * 64}}}
+            for seed, (value, digest) in values.items()]
+
+
+def test_a_warning_names_the_runs_scored_with_other_extractor_weights():
+    same = {"a": scored({0: (50.0, "a"), 1: (51.0, "a")}), "b": scored({0: (55.0, "a"), 1: (56.0, "a")})}
+    assert weights_note(same, paired_seeds(same, "a", "b", "fid[classifier]")) is None
+    mixed = {"a": scored({0: (50.0, "a"), 1: (51.0, "a")}), "b": scored({0: (55.0, "b"), 1: (56.0, "a")})}
+    note = weights_note(mixed, paired_seeds(mixed, "a", "b", "fid[classifier]"))
+    assert "aaaaaaaa (test accuracy 0.99): a seeds [0, 1], b seeds [1]" in note
+    assert "bbbbbbbb (test accuracy 0.99): b seeds [0]" in note and "not comparable" in note
+    # seeds left out of the pairing do not count, and metrics without features have no note
+    left_out = {"a": scored({0: (50.0, "a")}), "b": scored({0: (55.0, "a"), 1: (56.0, "b")})}
+    assert weights_note(left_out, paired_seeds(left_out, "a", "b", "fid[classifier]")) is None
+    plain = {"a": runs({0: 1.0}), "b": runs({0: 2.0})}
+    assert weights_note(plain, paired_seeds(plain, "a", "b", "test_error")) is None
 
 
 def write_suite_and_results(tmp_path: Path, values: dict[str, dict[int, float]]) -> Path:

@@ -206,14 +206,24 @@ def test_reading_list_configs_build(config):
 
 
 class _TruncationProbe:
-    """A stand-in generator: real digits at ψ = 1, uniform noise below; records each call's keywords."""
+    """A stand-in generator: real digits at ψ = 1, uniform noise below; records each call's keywords
+    and whether it was in train mode (it starts in train mode, as a model does after fit)."""
 
     def __init__(self):
         images, _ = load_split("digits", "train", image_size=28)
         self.images, self.calls, self.device = images.float() / 255.0, [], torch.device("cpu")
+        self.training, self.modes = True, []
+
+    def eval(self):
+        return self.train(False)
+
+    def train(self, mode=True):
+        self.training = mode
+        return self
 
     def sample(self, n, **kwargs):
         self.calls.append(kwargs)
+        self.modes.append(self.training)
         psi = next(iter(kwargs.values()))
         return self.images[torch.randint(0, len(self.images), (n,))] if psi == 1.0 else torch.rand(n, 1, 28, 28)
 
@@ -228,6 +238,7 @@ def test_truncation_curve_metric(tmp_path_factory):
     assert result.values["fid[classifier]@psi=0.5"] > 5 * result.values["fid[classifier]@psi=1"]
     assert {tuple(c.items()) for c in probe.calls} == {(("truncation", 1.0),), (("truncation", 0.5),)}
     assert result.protocol["psis"] == [1.0, 0.5] and result.protocol["kind"] == "truncation"
+    assert probe.modes and not any(probe.modes) and probe.training  # sampled in eval mode, then restored
     probe.calls.clear()
     metric(probe, data, None, psis=[1.0], kind="psi", metrics=["fid"], n_fake=50, n_real=50, cache=cache,
            classifier_epochs=3)

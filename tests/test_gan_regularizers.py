@@ -84,11 +84,28 @@ def test_roth_composes_with_sgan_in_the_module():
     assert loss.item() == pytest.approx((sgan + roth).item(), rel=1e-5)
 
 
+def test_roth_anneal_steps_sets_the_horizon_apart_from_the_run_length():
+    """A time-budgeted run (g_steps far away) anneals over roth_anneal_steps, then holds 0.01·γ."""
+    torch.manual_seed(0)
+    model = GAN(objective="sgan", roth_gamma=2.0, roth_anneal=True, roth_anneal_steps=10, g_steps=1_000_000, **TINY)
+    real = torch.rand(4, 1, 28, 28) * 2 - 1
+    with torch.no_grad():
+        fake = model.generator(model.noise(4))
+    for step, gamma in ((5, 0.2), (10, 0.02), (500, 0.02)):        # 2·0.01^(5/10) = 0.2
+        model.g_step.fill_(step)
+        _, stats = model.discriminator_loss(real, fake)
+        assert stats["roth"].item() == pytest.approx(roth_penalty(model.score, real, fake, gamma).item(), rel=1e-5)
+
+
 def test_roth_options_are_checked():
     with pytest.raises(ValueError, match="objective sgan"):
         GAN(objective="wgan_gp", roth_gamma=1.0)
-    with pytest.raises(ValueError, match="set g_steps"):
+    with pytest.raises(ValueError, match="set roth_anneal_steps"):
         GAN(roth_gamma=1.0, roth_anneal=True)
+    with pytest.raises(ValueError, match="horizon T of roth_anneal"):
+        GAN(roth_gamma=1.0, roth_anneal_steps=100)
+    with pytest.raises(ValueError, match="horizon T of roth_anneal"):
+        GAN(roth_gamma=1.0, roth_anneal=True, roth_anneal_steps=0)
     with pytest.raises(ValueError, match="per-sample gradient penalty"):
         GAN(roth_gamma=1.0, d_norm="batch")
 

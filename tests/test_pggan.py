@@ -30,6 +30,23 @@ def test_equalised_linear_scales_at_run_time():
     assert slow.weight.std().item() > 10                                          # stored as N(0, 1/0.01²)
 
 
+def test_gain_scales_the_run_time_constant():
+    layer = EqualLinear(4, 1, bias=False, gain=math.sqrt(2))
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+    assert layer(torch.ones(1, 4)).item() == pytest.approx(4 * math.sqrt(2 / 4))   # He: c = √(2/fan_in)
+
+
+def test_discriminator_keeps_unit_scale_features_at_initialisation():
+    """He's gain √2 before each leaky ReLU (the authors' code) keeps D's features of order 1 through
+    its eight layers at initialisation; with gain 1 they shrink by ~√2 per layer (RMS ~0.02 at
+    the output), and the score barely depends on the image."""
+    torch.manual_seed(0)
+    d = PGDiscriminator(in_channels=3, width=16)
+    features = d.body(torch.randn(64, 3, 32, 32))
+    assert 0.3 < features.pow(2).mean().sqrt().item() < 3.0
+
+
 def test_minibatch_stddev_by_hand():
     """Groups of 2 out of 4 images: image n is in group n mod 2. Group {0, 2}: values 1 and 3 →
     std 1; group {1, 3}: 0 and 4 → std 2 (one feature, one pixel)."""

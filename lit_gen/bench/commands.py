@@ -175,7 +175,7 @@ def rescore(args: argparse.Namespace) -> int:
 
 
 def compare(args: argparse.Namespace) -> int:
-    from lit_gen.bench.compare import CompareError, paired_seeds, render
+    from lit_gen.bench.compare import CompareError, paired_seeds, render, weights_note
     from lit_gen.bench.results import collect_results
 
     if not (args.compare and args.metric):
@@ -187,7 +187,8 @@ def compare(args: argparse.Namespace) -> int:
         raise UsageError(f"no entries {unknown} in suite '{args.suite}'")
     results = collect_results([by_name[name] for name in args.compare], suite.results, suite.root)
     try:
-        print(render(paired_seeds(results, *args.compare, args.metric)))
+        paired = paired_seeds(results, *args.compare, args.metric)
+        print(render(paired, weights_note(results, paired)))
     except CompareError as err:
         raise UsageError(str(err)) from None
     return 0

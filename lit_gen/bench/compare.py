@@ -100,7 +100,47 @@ def paired_seeds(results: dict[str, list[dict[str, Any]]], entry_a: str, entry_b
                        sorted(set(a) - set(b)), sorted(set(b) - set(a)))
 
 
-def render(paired: PairedSeeds) -> str:
+def extractor_weights(results: dict[str, list[dict[str, Any]]], entry: str, metric: str) -> dict[int, str]:
+    """Seed → the feature extractor's weights behind ``metric`` (``fid[classifier]`` etc.) in
+    each run of ``entry``, as ``<digest[:8]>`` (with the classifier's test accuracy when it has
+    one); seeds whose protocol does not say are left out. A feature classifier trained again
+    (another machine, another torch) has other weights, and FIDs on different features are on
+    different scales."""
+    name, _, rest = metric.partition("[")
+    extractor = rest.split("]")[0]
+    found = {}
+    for result in results.get(entry, []):
+        for section in (result.get("protocol") or {}).values():
+            if (isinstance(section, dict) and section.get("extractor") == extractor and "weights_sha256" in section
+                    and name in section.get("metrics", [name])):
+                accuracy = section.get("classifier_test_accuracy")
+                found[int(result["seed"])] = section["weights_sha256"][:8] + (
+                    f" (test accuracy {accuracy})" if accuracy is not None else "")
+                break
+    return found
+
+
+def weights_note(results: dict[str, list[dict[str, Any]]], paired: PairedSeeds) -> str | None:
+    """A warning when the paired runs' values of a feature metric come from different extractor
+    weights, naming them; None when they all share one (or the metric has no extractor)."""
+    if "[" not in paired.metric:
+        return None
+    used: dict[str, dict[str, list[int]]] = {}  # weights → entry → seeds
+    for entry in (paired.entry_a, paired.entry_b):
+        for seed, weights in sorted(extractor_weights(results, entry, paired.metric).items()):
+            if seed in paired.seeds:
+                used.setdefault(weights, {}).setdefault(entry, []).append(seed)
+    if len(used) < 2:
+        return None
+    listed = "; ".join(f"{weights}: " + ", ".join(f"{entry} seeds {seeds}" for entry, seeds in runs.items())
+                       for weights, runs in used.items())
+    return (f"warning: these values come from different feature extractor weights ({listed}), and values "
+            "on different features are not comparable. Results finished before 2026-11-29 recorded the "
+            "checkpoint file's digest instead of the weights', so one classifier can show two digests "
+            "(with the same test accuracy).")
+
+
+def render(paired: PairedSeeds, note: str | None = None) -> str:
     """The comparison as plain text (what ``lit-gen bench compare`` prints)."""
     means = cell(mean_std(paired.a)), cell(mean_std(paired.b))  # as the leaderboard writes them
     width = max(len(means[0]), len(means[1]), 8)
@@ -119,4 +159,6 @@ def render(paired: PairedSeeds) -> str:
     for entry, seeds in ((paired.entry_a, paired.only_a), (paired.entry_b, paired.only_b)):
         if seeds:
             lines.append(f"left out: seeds {seeds} of '{entry}' (no partner)")
+    if note:
+        lines.append(note)
     return "\n".join(lines)

@@ -84,7 +84,8 @@ def consistency_term(critic_features: Callable[[Tensor], tuple[Tensor, Tensor]],
 # ----- BigGAN (Brock et al. 2019) -----
 def orthogonal_penalty(module: nn.Module, beta: float) -> Tensor:
     """β Σ_W ‖W Wᵀ ⊙ (1 − I)‖²_F over the weights of ``module`` with 2 or more dimensions, each
-    viewed as ``(shape[0], −1)`` (one row per filter, as in the BigGAN code); embeddings (the
+    viewed as ``(shape[0], −1)`` (one row per filter of a Conv2d or Linear, as in the BigGAN code;
+    one row per *input* channel of a ConvTranspose2d, whose weight is (in, out, k, k)); embeddings (the
     class embeddings, BigGAN's blacklist) and 1-d parameters (biases, norms) are left out."""
     skip = {id(m.weight) for m in module.modules() if isinstance(m, nn.Embedding)}
     total = None
@@ -125,7 +126,8 @@ def truncated_noise(n: int, dim: int, psi: float, device=None, threshold: float 
 @register_regularizer("roth", "d")
 def _roth(model, real, fake, critic, y) -> Tensor:
     h = model.hparams
-    gamma = roth_weight(h.roth_gamma, int(model.g_step), h.g_steps if h.roth_anneal else None)
+    horizon = h.roth_anneal_steps or h.g_steps
+    gamma = roth_weight(h.roth_gamma, int(model.g_step), horizon if h.roth_anneal else None)
     return roth_penalty(critic, real, fake, gamma)
 
 

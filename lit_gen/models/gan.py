@@ -88,8 +88,9 @@ class GAN(L.LightningModule):
         g_steps: stop after this many generator steps (None: the trainer's limits decide).
         channels_last: keep images and conv weights in channels-last memory order: the same
             computation, faster convolutions on CPU (oneDNN) and on GPUs with tensor cores.
-        roth_gamma, roth_anneal: Roth et al.'s regulariser γ/2·E[(1 − D)²‖∇T‖² | real] +
-            E[D²‖∇T‖² | fake], D = σ(T) (objective ``sgan``); annealed as γ·0.01^(t/g_steps).
+        roth_gamma, roth_anneal, roth_anneal_steps: Roth et al.'s regulariser γ/2·E[(1 − D)²‖∇T‖² | real] +
+            E[D²‖∇T‖² | fake], D = σ(T) (objective ``sgan``); ``roth_anneal`` decays γ as γ·0.01^(t/T)
+            over T = ``roth_anneal_steps`` G steps (default ``g_steps``), then holds it at 0.01·γ.
         ct_weight, ct_margin, d_dropout: CT-GAN's consistency term λ₂·E[max(0, d + 0.1 d_ − M')]
             between two dropout passes of D on the real batch (needs ``d_dropout`` > 0, the rate
             of the dropout added after every LeakyReLU of the DCGAN discriminator).
@@ -134,6 +135,7 @@ class GAN(L.LightningModule):
         channels_last: bool = True,
         roth_gamma: float = 0.0,
         roth_anneal: bool = False,
+        roth_anneal_steps: int | None = None,
         ct_weight: float = 0.0,
         ct_margin: float = 0.0,
         d_dropout: float = 0.0,
@@ -167,7 +169,8 @@ class GAN(L.LightningModule):
             raise ValueError("kernel_size, d_norm, d_bias and d_pool are options of arch='dcgan' only; "
                              f"arch={arch!r} has its own fixed layout")
         check_reading_list_options(arch, objective, vdb, g_steps, roth_gamma, roth_anneal, ct_weight, ct_margin,
-                                   d_dropout, num_classes, g_shared_dim, g_hierarchical, g_ortho, spectral_norm, init)
+                                   d_dropout, num_classes, g_shared_dim, g_hierarchical, g_ortho, spectral_norm, init,
+                                   roth_anneal_steps)
         self.d_args, self.g_args = self.objective.split_args(dict(objective_args or {}))
         self.save_hyperparameters()
         self.d_regularizers = [name for name, on in (("roth", roth_gamma > 0), ("ct", ct_weight > 0)) if on]

@@ -11,7 +11,8 @@ from torch import Tensor
 def check_reading_list_options(arch: str, objective: str, vdb: bool, g_steps: int | None, roth_gamma: float,
                                roth_anneal: bool, ct_weight: float, ct_margin: float, d_dropout: float,
                                num_classes: int | None, g_shared_dim: int, g_hierarchical: bool,
-                               g_ortho: float, spectral_norm: bool = False, init: str = "torch") -> None:
+                               g_ortho: float, spectral_norm: bool = False, init: str = "torch",
+                               roth_anneal_steps: int | None = None) -> None:
     if min(roth_gamma, ct_weight, ct_margin, g_ortho) < 0:
         raise ValueError("roth_gamma, ct_weight, ct_margin and g_ortho must be >= 0, got "
                          f"{roth_gamma}, {ct_weight}, {ct_margin}, {g_ortho}")
@@ -20,8 +21,12 @@ def check_reading_list_options(arch: str, objective: str, vdb: bool, g_steps: in
                          f"(1 − D)² and D² read D = σ(T) as a probability; got objective {objective!r}")
     if roth_anneal and roth_gamma <= 0:
         raise ValueError("roth_anneal anneals roth_gamma: set roth_gamma > 0 too")
-    if roth_anneal and g_steps is None:
-        raise ValueError("roth_anneal decays γ as γ·0.01^(t/T) over T = g_steps generator steps: set g_steps")
+    if roth_anneal_steps is not None and (not roth_anneal or roth_anneal_steps < 1):
+        raise ValueError(f"roth_anneal_steps is the horizon T of roth_anneal (γ·0.01^(t/T)): set roth_anneal "
+                         f"true and T >= 1, got roth_anneal={roth_anneal}, roth_anneal_steps={roth_anneal_steps}")
+    if roth_anneal and g_steps is None and roth_anneal_steps is None:
+        raise ValueError("roth_anneal decays γ as γ·0.01^(t/T) over T generator steps: set roth_anneal_steps "
+                         "(or g_steps, its default)")
     if not 0.0 <= d_dropout < 1.0:
         raise ValueError(f"d_dropout must be in [0, 1), got {d_dropout}")
     if d_dropout > 0 and arch not in ("dcgan", "stylegan"):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lit_gen.nn.gan_layers import EqualConv2d, EqualLinear, MinibatchStdDev, PixelNorm
+from lit_gen.nn.gan_layers import RELU_GAIN, EqualConv2d, EqualLinear, MinibatchStdDev, PixelNorm
 
 #: the resolutions a 32 px model grows through (the 4×4 base block is always there)
 PG_RESOLUTIONS = (8, 16, 32)
@@ -65,11 +65,13 @@ class PGGenerator(_Staged):
             raise ValueError(f"the progressive GAN grows to 32 px, got image_size {image_size}")
         widths = [width * 8, width * 4, width * 2, width]         # 4, 8, 16, 32 px
         self.base_width = widths[0]
-        self.base = EqualLinear(latent_dim, widths[0] * 16)
-        self.base_conv = EqualConv2d(widths[0], widths[0], 3)
+        # gains as in the authors' code: He's √2 before every leaky ReLU, √2/4 for the dense 4×4
+        # base (its 16 positions share one fan-in), 1 for toRGB
+        self.base = EqualLinear(latent_dim, widths[0] * 16, gain=RELU_GAIN / 4)
+        self.base_conv = EqualConv2d(widths[0], widths[0], 3, gain=RELU_GAIN)
         self.blocks = nn.ModuleList(
-            nn.Sequential(EqualConv2d(widths[i - 1], widths[i], 3), _lrelu(), PixelNorm(),
-                          EqualConv2d(widths[i], widths[i], 3), _lrelu(), PixelNorm())
+            nn.Sequential(EqualConv2d(widths[i - 1], widths[i], 3, gain=RELU_GAIN), _lrelu(), PixelNorm(),
+                          EqualConv2d(widths[i], widths[i], 3, gain=RELU_GAIN), _lrelu(), PixelNorm())
             for i in range(1, 4))
         self.to_rgb = nn.ModuleList(EqualConv2d(w, out_channels, 1) for w in widths)
         self.norm, self.act = PixelNorm(), _lrelu()
@@ -101,13 +103,16 @@ class PGDiscriminator(_Staged):
         if image_size != 32:
             raise ValueError(f"the progressive GAN grows to 32 px, got image_size {image_size}")
         widths = [width * 8, width * 4, width * 2, width]
-        self.from_rgb = nn.ModuleList(nn.Sequential(EqualConv2d(in_channels, w, 1), _lrelu()) for w in widths)
+        # gains as in the authors' code: He's √2 before every leaky ReLU, 1 for the score
+        self.from_rgb = nn.ModuleList(nn.Sequential(EqualConv2d(in_channels, w, 1, gain=RELU_GAIN), _lrelu())
+                                      for w in widths)
         self.blocks = nn.ModuleList(   # blocks[i - 1] takes resolution 4·2^i down to 4·2^(i−1)
-            nn.Sequential(EqualConv2d(widths[i], widths[i], 3), _lrelu(),
-                          EqualConv2d(widths[i], widths[i - 1], 3), _lrelu())
+            nn.Sequential(EqualConv2d(widths[i], widths[i], 3, gain=RELU_GAIN), _lrelu(),
+                          EqualConv2d(widths[i], widths[i - 1], 3, gain=RELU_GAIN), _lrelu())
             for i in range(1, 4))
-        self.final = nn.Sequential(MinibatchStdDev(group_size), EqualConv2d(widths[0] + 1, widths[0], 3), _lrelu(),
-                                   nn.Flatten(), EqualLinear(widths[0] * 16, widths[0]), _lrelu())
+        self.final = nn.Sequential(MinibatchStdDev(group_size),
+                                   EqualConv2d(widths[0] + 1, widths[0], 3, gain=RELU_GAIN), _lrelu(),
+                                   nn.Flatten(), EqualLinear(widths[0] * 16, widths[0], gain=RELU_GAIN), _lrelu())
         self.feature_dim = widths[0]
         self.head = EqualLinear(widths[0], 1)
 

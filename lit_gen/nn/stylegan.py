@@ -2,13 +2,13 @@
 modulated convolutions): ``GAN(arch="stylegan")``.
 
 - Mapping network f: z → w, pixel norm then ``n_mlp`` equalised linear layers with LeakyReLU
-  0.2 and a learning-rate multiplier of 0.01 (as in the papers).
+  0.2 (He's gain √2) and a learning-rate multiplier of 0.01 (as in the papers).
 - Synthesis network: a learned constant (4×4 for 32 px, 7×7 for 28 px), then per resolution
   one (4×4) or two (above) :class:`StyleLayer` s — a modulated 3×3 convolution whose input
   channels are scaled by an affine map of that layer's w and whose output is demodulated,
-  plus per-pixel noise with a learned per-channel strength, a bias and LeakyReLU·√2 — and a
-  modulated 1×1 convolution to RGB, then tanh (the images of every lit-gen generator are in
-  [−1, 1]).
+  plus per-pixel noise with a learned strength per layer (StyleGAN2; StyleGAN had one per
+  channel), a bias and LeakyReLU·√2 — and a modulated 1×1 convolution to RGB, then tanh (the
+  images of every lit-gen generator are in [−1, 1]).
 - Style mixing: in training, with probability ``mixing_prob`` the batch's styles switch from
   w₁ = f(z₁) to w₂ = f(z₂) at a random layer (``forward(z, mix_z=..., cutoff=...)`` does it on
   request).
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lit_gen.nn.gan_layers import EqualLinear, PixelNorm
+from lit_gen.nn.gan_layers import RELU_GAIN, EqualLinear, PixelNorm
 
 #: image side → (side of the constant input, number of 2× up-sampling stages)
 STYLEGAN_SIDES = {28: (7, 2), 32: (4, 3)}
@@ -36,7 +36,10 @@ class MappingNetwork(nn.Sequential):
     def __init__(self, latent_dim: int, w_dim: int, n_mlp: int = 4, lr_mul: float = 0.01):
         layers: list[nn.Module] = [PixelNorm()]
         for i in range(n_mlp):
-            layers += [EqualLinear(latent_dim if i == 0 else w_dim, w_dim, lr_mul=lr_mul), nn.LeakyReLU(0.2)]
+            # He's gain √2 before each leaky ReLU, as in the authors' mapping network: without it w
+            # shrinks by about √2 per layer at initialisation
+            layers += [EqualLinear(latent_dim if i == 0 else w_dim, w_dim, lr_mul=lr_mul, gain=RELU_GAIN),
+                       nn.LeakyReLU(0.2)]
         super().__init__(*layers)
 
 

@@ -100,7 +100,10 @@ def class_accuracy(model, datamodule, trainer, **options) -> MetricResult:
 
 class _TruncatedSampler:
     """``model`` seen by :func:`compute_fidelity` as a sampler that always truncates:
-    ``sample(n)`` is ``model.sample(n, truncation=psi)`` (or ``psi=psi`` for StyleGAN's W)."""
+    ``sample(n)`` is ``model.sample(n, truncation=psi)`` (or ``psi=psi`` for StyleGAN's W).
+    Its train/eval mode is the model's, so that :func:`compute_fidelity` samples in eval mode as it
+    does for any model (in train mode, G's batch norm would cancel ψ's scaling of z, and StyleGAN
+    would mix styles and move w̄ while being measured)."""
 
     def __init__(self, model, psi: float, keyword: str):
         self.model, self.kwargs = model, {keyword: psi}
@@ -108,6 +111,18 @@ class _TruncatedSampler:
     @property
     def device(self) -> torch.device:
         return self.model.device
+
+    @property
+    def training(self) -> bool:
+        return self.model.training
+
+    def eval(self) -> "_TruncatedSampler":
+        self.model.eval()
+        return self
+
+    def train(self, mode: bool = True) -> "_TruncatedSampler":
+        self.model.train(mode)
+        return self
 
     def sample(self, n: int) -> Tensor:
         return self.model.sample(n, **self.kwargs)
