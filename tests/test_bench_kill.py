@@ -155,3 +155,21 @@ def test_gan_killed_after_an_epoch_resumes_counters_beta_and_ema(tmp_path, monke
     final = torch.load(out / "suite/work/gan/seed=0/final.ckpt", map_location="cpu", weights_only=False)
     assert (int(final["state_dict"]["g_step"]), int(final["state_dict"]["d_step"])) == (5, 10)
     assert run["global_steps"] == 15
+
+
+@pytest.mark.timeout(240)  # two fits of VAE_ENTRY's size
+def test_a_checkpoint_callback_keeps_its_best_across_a_resume(tmp_path, monkeypatch):
+    """The resumed piece logs to a new version folder; an entry's ModelCheckpoint saves in the
+    run's work folder instead, so Lightning restores its top-k and best score: all 3 epochs are
+    ranked, not just the 2 after the kill (the couplet rows score their best val/loss weights)."""
+    saver = {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+             "init_args": {"monitor": "val/nelbo", "save_top_k": -1}}
+    entry = {**VAE_ENTRY, "overrides": {**VAE_ENTRY["overrides"], "trainer.callbacks": PROBE + [saver]}}
+    run, _, _, out = killed_and_resumed(tmp_path, monkeypatch, entry)
+    assert run["resumed"] == [{"epoch": 1}]
+    work = out / "suite/work/vae/seed=0"
+    final = torch.load(work / "final.ckpt", map_location="cpu", weights_only=False)
+    (state,) = [v for k, v in final["callbacks"].items() if k.startswith("ModelCheckpoint{") and "val/nelbo" in k]
+    assert state["dirpath"] == os.path.realpath(work / "checkpoints")
+    assert len(state["best_k_models"]) == 3 and all(Path(p).is_file() for p in state["best_k_models"])
+    assert float(state["best_model_score"]) == pytest.approx(min(float(v) for v in state["best_k_models"].values()))

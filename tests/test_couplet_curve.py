@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 
@@ -64,3 +65,32 @@ def test_curve_callback_settings_are_checked():
     for bad in (dict(every_n_epochs=0), dict(limit=0), dict(beam_width=0)):
         with pytest.raises(ValueError, match=next(iter(bad))):
             CoupletCurveCallback(**bad)
+
+
+class _BatchOrder(L.Callback):
+    def __init__(self):
+        self.epochs: list[list[list[int]]] = []
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.epochs.append([])
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self.epochs[-1].append(list(batch.index))
+
+
+def test_each_epoch_draws_a_new_batch_order(tmp_path):
+    """LengthBucketSampler is a batch sampler, whose epoch Lightning does not set: the model does."""
+    data = tmp_path / "data"
+    write_split(data / "train", UPPERS * 30, LOWERS * 30)
+    write_split(data / "test", UPPERS, LOWERS)
+    cli = LitGenCLI(args=["--config", str(ROOT / "configs/couplet/conv_5ep.yaml"), "--model.dim", "8",
+                          "--model.depth", "1", f"--data.root={data}", "--data.val_size", "7", "--data.batch_size", "8",
+                          "--trainer.max_epochs", "3", "--trainer.limit_val_batches", "0", "--trainer.callbacks=[]",
+                          "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
+                          "--trainer.enable_checkpointing", "false", f"--trainer.default_root_dir={tmp_path}"], run=False)
+    order = _BatchOrder()
+    cli.trainer.callbacks.append(order)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    assert len(order.epochs) == 3 and all(sorted(sum(e, [])) == sorted(sum(order.epochs[0], [])) for e in order.epochs)
+    assert order.epochs[0] != order.epochs[1] != order.epochs[2]
+    assert cli.trainer.train_dataloader.batch_sampler.epoch == 2

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lit_gen.bench.callbacks import PARTIAL_DIR, PARTIAL_STAMP, EpochEndCheckpoint, ThroughputCallback
 from lit_gen.bench.claims import STALE_AFTER_S, try_claim
@@ -106,11 +108,23 @@ def _fit(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, acce
         (partial / PARTIAL_STAMP).write_text(stamps[0] + "\n")
     extra.append(EpochEndCheckpoint(partial))
     cli = build_cli(entry, seed, root, work_dir, devices, accelerator, num_nodes, strategy)
+    keep_checkpoint_folders(cli.trainer, work_dir)
     cli.trainer.callbacks.extend(extra)
     if resume_from is not None:
         say(f"  resuming the interrupted fit at epoch {resume_epoch} from {resume_from}")
     cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=resume_from)
     return cli, throughput, curve
+
+
+def keep_checkpoint_folders(trainer: L.Trainer, work_dir: Path) -> None:
+    """Give every ``ModelCheckpoint`` of the trainer without a ``dirpath`` a fixed folder in the
+    run's work folder (``checkpoints``, ``checkpoints-1``, …) instead of the logger's version
+    folder. A resumed piece gets a new logger version, and Lightning restores a checkpoint
+    callback's best score and top-k only when its folder has not changed: otherwise the first
+    validation after a resume would count as the best whatever its value."""
+    savers = [c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.dirpath is None]
+    for i, saver in enumerate(savers):
+        saver.dirpath = os.path.realpath(work_dir / ("checkpoints" if i == 0 else f"checkpoints-{i}"))
 
 
 def _monitored(cli, entry: Entry, record: Path) -> float:

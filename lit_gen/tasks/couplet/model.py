@@ -122,6 +122,13 @@ class CoupletTagger(L.LightningModule):
             self.log(f"{stage}/{name}", metric, on_step=False, on_epoch=True, prog_bar=stage == "val")
         return loss
 
+    def on_train_epoch_start(self) -> None:
+        # Lightning gives each epoch's number to a loader's sampler, not to a batch sampler such
+        # as CoupletDataModule's LengthBucketSampler: without this every epoch repeats one order
+        sampler = getattr(self.trainer.train_dataloader, "batch_sampler", None)
+        if callable(getattr(sampler, "set_epoch", None)):
+            sampler.set_epoch(self.current_epoch)
+
     def training_step(self, batch: CoupletBatch, batch_idx: int) -> torch.Tensor:
         loss = self._loss(batch, "train")
         check_finite(loss, "training loss", self.global_step)
