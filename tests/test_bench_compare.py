@@ -92,6 +92,7 @@ def test_cli_prints_the_table_and_the_test_for_the_runs_the_leaderboard_counts(t
     assert "A is lower on 3 of 3 seeds" in out
     assert "p = 0.2500" in out
     assert "0.6000 ± 0.1000" in out
+    assert "r = mean(A) / mean(B) = 0.8571" in out              # 0.6 / 0.7
     # a result made under another configuration is stale: left out, as the leaderboard leaves it out
     stale = tmp_path / "out" / "pair" / "runs" / "a" / "seed=2.json"
     stale.write_text(stale.read_text().replace('"config_hash": "', '"config_hash": "old'))

@@ -150,6 +150,9 @@ def render(paired: PairedSeeds, note: str | None = None) -> str:
         lines.append(f"{seed:>6}  {x:>{width}.4f}  {y:>{width}.4f}  {d:>+8.4f}")
     lines.append(f"{'mean':>6}  {means[0]:>{width}}  {means[1]:>{width}}  "
                  f"{statistics.fmean(paired.diffs):>+8.4f}")
+    mean_b = statistics.fmean(paired.b)
+    if mean_b != 0:  # the suites' decision rules are written on this ratio
+        lines.append(f"ratio of the means r = mean(A) / mean(B) = {statistics.fmean(paired.a) / mean_b:.4f}")
     n = len(paired.seeds)
     tail = f" ({paired.level} level)" if paired.level else ""
     lines.append(f"A is lower on {paired.a_lower} of {n} seeds{tail}")
