@@ -32,6 +32,7 @@ from lit_gen.tasks.couplet.writer import CoupletWriter
 
 
 def _test_pairs(datamodule, limit: int | None) -> list[tuple[str, str]]:
+    """The test pairs in the test set's order (by line length): ``limit`` takes the shortest."""
     if datamodule.test_set is None:
         datamodule.setup("test")
     pairs = datamodule.test_set.pairs

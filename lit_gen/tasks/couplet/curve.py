@@ -21,7 +21,8 @@ from lit_gen.tasks.couplet.writer import CoupletWriter
 
 class CoupletCurveCallback(L.Callback):
     """After every ``every_n_epochs``-th training epoch (rank 0), decode the data module's test
-    split (the first ``limit`` pairs; None = all) with the structural rules and ``beam_width``,
+    split (the first ``limit`` pairs of the test set's order, which is by length, so the
+    shortest lines; None = all) with the structural rules and ``beam_width``,
     append ``{epoch, step, bleu4, char_acc, val_loss}`` (scores ×100) to :attr:`points` and log
     ``curve/bleu4`` and ``curve/char_acc``."""
 
