@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import lightning as L
@@ -94,3 +95,36 @@ def test_each_epoch_draws_a_new_batch_order(tmp_path):
     assert len(order.epochs) == 3 and all(sorted(sum(e, [])) == sorted(sum(order.epochs[0], [])) for e in order.epochs)
     assert order.epochs[0] != order.epochs[1] != order.epochs[2]
     assert cli.trainer.train_dataloader.batch_sampler.epoch == 2
+
+
+def test_metrics_of_the_best_val_loss_weights_are_added_without_training(tmp_path, capsys):
+    """A finished 5-epoch-style run that gains couplet metrics gets them from its saved state
+    (`lit-gen bench rescore`): the best val/loss checkpoint and the curve come back with it."""
+    import yaml
+
+    from lit_gen.bench.cli import main
+
+    data = tmp_path / "data"
+    write_split(data / "train", UPPERS * 30, LOWERS * 30)
+    write_split(data / "test", UPPERS, LOWERS)
+    entry = {"name": "couplet-tiny", "config": "configs/couplet/conv_5ep.yaml", "seeds": [0],
+             "budget": {"max_epochs": 2},
+             "overrides": {"model.dim": 8, "model.depth": 1, "data.root": str(data), "data.val_size": 7},
+             "metrics": ["couplet_bleu"], "metric_options": {"couplet_bleu": {"weights": "best_val_loss"}}}
+    folder = tmp_path / "suites" / "tiny"
+    folder.mkdir(parents=True)
+
+    def bench(command: str) -> int:
+        (folder / "couplet.yaml").write_text(yaml.safe_dump([entry]))
+        return main([command, "--suite", str(folder), "--out", str(tmp_path / "out"), "--root", str(ROOT)])
+
+    assert bench("run") == 0
+    entry["metrics"] = ["couplet_bleu", "couplet_rules", "couplet_curve"]
+    entry["metric_options"]["couplet_rules"] = {"weights": "best_val_loss"}
+    capsys.readouterr()
+    assert bench("rescore") == 0, capsys.readouterr().out
+    result = json.loads((tmp_path / "out/tiny/runs/couplet-tiny/seed=0.json").read_text())
+    assert result["rescored"][0]["metrics"] == ["couplet_rules", "couplet_curve"]
+    assert result["protocol"]["couplet_rules"]["selected"] == result["protocol"]["couplet_bleu"]["selected"]
+    assert result["protocol"]["couplet_rules"]["selected"]["val_loss"] is not None
+    assert [p["epoch"] for p in result["protocol"]["couplet_curve"]["points"]] == [1, 2]

@@ -18,7 +18,7 @@ from lit_gen.bench.report import refresh_leaderboard
 from lit_gen.bench.results import (CorruptResultError, gained_metrics, measured_as_entry, read_result, run_path,
                                    work_path, write_result)
 from lit_gen.bench.resume import plan_runs
-from lit_gen.bench.run import TIMESTAMP, build_cli, score, versions
+from lit_gen.bench.run import TIMESTAMP, build_cli, keep_checkpoint_folders, score, versions
 from lit_gen.bench.suite import Entry
 
 
@@ -26,9 +26,10 @@ class RescoreError(RuntimeError):
     """A finished run cannot be given new metrics from its saved weights; the message says why."""
 
 
-def _comparable(hparams: Any) -> str:
-    # the CLI's bookkeeping keys (_class_path, _instantiator) say how, not what, was built
-    return json.dumps({k: v for k, v in dict(hparams or {}).items() if not str(k).startswith("_")},
+def _comparable(hparams: Any, from_data: tuple[str, ...] = ()) -> str:
+    # the CLI's bookkeeping keys (_class_path, _instantiator) say how, not what, was built; keys a
+    # class fills from the data at setup (its ``hparams_from_data``) are not settings
+    return json.dumps({k: v for k, v in dict(hparams or {}).items() if not str(k).startswith("_") and k not in from_data},
                       sort_keys=True, default=str)
 
 
@@ -58,6 +59,19 @@ def _check_trained_as_entry(entry: Entry, root: Path, old: dict[str, Any], check
         raise RescoreError(f"{checkpoint_path} is newer than the result: a later run of it did not finish")
 
 
+def _restore_callbacks(trainer, checkpoint: dict[str, Any], work_dir: Path) -> None:
+    """The callbacks' states saved with the weights, restored as a resumed fit restores them (a
+    ``ModelCheckpoint``'s best checkpoint and score, a curve's points), so that metrics reading
+    them (the couplet rows' ``weights: best_val_loss``, ``couplet_curve``) work from saved weights
+    too. The checkpoint folders are the fit's (:func:`keep_checkpoint_folders`): Lightning
+    restores a ``ModelCheckpoint``'s best score only into the folder it saved it from."""
+    keep_checkpoint_folders(trainer, work_dir)
+    saved = checkpoint.get("callbacks") or {}
+    for callback in trainer.callbacks:
+        if callback.state_key in saved:
+            callback.load_state_dict(saved[callback.state_key])
+
+
 def rescore_one(entry: Entry, seed: int, root: Path, work_dir: Path, old: dict[str, Any]) -> dict[str, Any]:
     """Add the metrics that ``entry`` lists and result ``old`` lacks, computed on the run's saved
     weights (``work_dir/final.ckpt``) on one CPU device, without training again. The metrics
@@ -73,10 +87,12 @@ def rescore_one(entry: Entry, seed: int, root: Path, work_dir: Path, old: dict[s
                 ("model", cli.model.hparams, checkpoint.get("hyper_parameters"), type(cli.model)),
                 ("data", getattr(cli.datamodule, "hparams", {}), checkpoint.get("datamodule_hyper_parameters"),
                  type(cli.datamodule))):
-            if _comparable(built) != _comparable(_with_added_defaults(saved, built, cls)):
+            from_data = tuple(getattr(cls, "hparams_from_data", ()))
+            if _comparable(built, from_data) != _comparable(_with_added_defaults(saved, built, cls), from_data):
                 raise RescoreError(f"the {what} settings in {checkpoint_path} are not the entry's")
         cli.model.on_load_checkpoint(checkpoint)
         cli.model.load_state_dict(checkpoint["state_dict"])  # left in train mode, as after fit: metrics choose
+        _restore_callbacks(cli.trainer, checkpoint, work_dir)
         if cli.datamodule is not None:
             cli.datamodule.prepare_data()
             cli.datamodule.setup("fit")

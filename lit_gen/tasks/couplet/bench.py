@@ -62,7 +62,8 @@ def _selected(model, trainer, weights: str) -> tuple[torch.nn.Module, dict]:
     state = torch.load(saver.best_model_path, map_location="cpu", weights_only=False)
     best = copy.deepcopy(model).cpu()
     best.load_state_dict(state["state_dict"])
-    return best, {"weights": weights, "val_loss": float(saver.best_model_score),
+    score = saver.best_model_score  # None when restored from another folder (runs before 2026-12-07)
+    return best, {"weights": weights, "val_loss": float(score) if score is not None else None,
                   "epoch": state.get("epoch"), "step": state.get("global_step")}
 
 

@@ -8,7 +8,7 @@ cross-entropy against the lower ids (no padding: batches hold one length).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import ClassVar, Literal
 
 import lightning as L
 import torch
@@ -44,6 +44,10 @@ class CoupletTagger(L.LightningModule):
             half cosine to 0 at the trainer's last step (``max_epochs``/``max_steps``), so a fixed
             budget ends in a low-rate phase that settles the weights.
     """
+
+    #: hyper-parameters filled from the data at setup, not given by a config: rescoring a saved
+    #: run (``lit-gen bench rescore``) does not compare them with a freshly built model's
+    hparams_from_data: ClassVar[tuple[str, ...]] = ("vocab",)
 
     def __init__(
         self,
