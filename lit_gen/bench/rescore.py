@@ -29,8 +29,8 @@ class RescoreError(RuntimeError):
 def _comparable(hparams: Any, from_data: tuple[str, ...] = ()) -> str:
     # the CLI's bookkeeping keys (_class_path, _instantiator) say how, not what, was built; keys a
     # class fills from the data at setup (its ``hparams_from_data``) are not settings
-    return json.dumps({k: v for k, v in dict(hparams or {}).items() if not str(k).startswith("_") and k not in from_data},
-                      sort_keys=True, default=str)
+    kept = {k: v for k, v in dict(hparams or {}).items() if not str(k).startswith("_") and k not in from_data}
+    return json.dumps(kept, sort_keys=True, default=str)
 
 
 def _with_added_defaults(saved: Any, built: Any, cls: type) -> Any:
