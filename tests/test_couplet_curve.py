@@ -21,10 +21,16 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_curve_per_epoch_and_the_best_val_loss_weights(tmp_path):
+def tiny_couplets(tmp_path: Path) -> Path:
+    """A data root with 210 training pairs (7 couplets × 30) and the 7 as the test split."""
     data = tmp_path / "data"
     write_split(data / "train", UPPERS * 30, LOWERS * 30)
     write_split(data / "test", UPPERS, LOWERS)
+    return data
+
+
+def test_curve_per_epoch_and_the_best_val_loss_weights(tmp_path):
+    data = tiny_couplets(tmp_path)
     cli = LitGenCLI(args=["--config", str(ROOT / "configs/couplet/conv_5ep.yaml"), "--model.dim", "16",
                           "--model.depth", "1", "--model.lr", "0.03", f"--data.root={data}", "--data.val_size", "7",
                           "--trainer.max_epochs", "3", "--trainer.enable_progress_bar", "false",
@@ -81,9 +87,7 @@ class _BatchOrder(L.Callback):
 
 def test_each_epoch_draws_a_new_batch_order(tmp_path):
     """LengthBucketSampler is a batch sampler, whose epoch Lightning does not set: the model does."""
-    data = tmp_path / "data"
-    write_split(data / "train", UPPERS * 30, LOWERS * 30)
-    write_split(data / "test", UPPERS, LOWERS)
+    data = tiny_couplets(tmp_path)
     cli = LitGenCLI(args=["--config", str(ROOT / "configs/couplet/conv_5ep.yaml"), "--model.dim", "8",
                           "--model.depth", "1", f"--data.root={data}", "--data.val_size", "7", "--data.batch_size", "8",
                           "--trainer.max_epochs", "3", "--trainer.limit_val_batches", "0", "--trainer.callbacks=[]",
@@ -104,9 +108,7 @@ def test_metrics_of_the_best_val_loss_weights_are_added_without_training(tmp_pat
 
     from lit_gen.bench.cli import main
 
-    data = tmp_path / "data"
-    write_split(data / "train", UPPERS * 30, LOWERS * 30)
-    write_split(data / "test", UPPERS, LOWERS)
+    data = tiny_couplets(tmp_path)
     entry = {"name": "couplet-tiny", "config": "configs/couplet/conv_5ep.yaml", "seeds": [0],
              "budget": {"max_epochs": 2},
              "overrides": {"model.dim": 8, "model.depth": 1, "data.root": str(data), "data.val_size": 7},

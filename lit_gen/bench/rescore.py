@@ -18,7 +18,7 @@ from lit_gen.bench.report import refresh_leaderboard
 from lit_gen.bench.results import (CorruptResultError, gained_metrics, measured_as_entry, read_result, run_path,
                                    work_path, write_result)
 from lit_gen.bench.resume import plan_runs
-from lit_gen.bench.run import TIMESTAMP, build_cli, keep_checkpoint_folders, score, versions
+from lit_gen.bench.run import TIMESTAMP, build_cli, score, versions
 from lit_gen.bench.suite import Entry
 
 
@@ -59,13 +59,12 @@ def _check_trained_as_entry(entry: Entry, root: Path, old: dict[str, Any], check
         raise RescoreError(f"{checkpoint_path} is newer than the result: a later run of it did not finish")
 
 
-def _restore_callbacks(trainer, checkpoint: dict[str, Any], work_dir: Path) -> None:
+def _restore_callbacks(trainer, checkpoint: dict[str, Any]) -> None:
     """The callbacks' states saved with the weights, restored as a resumed fit restores them (a
     ``ModelCheckpoint``'s best checkpoint and score, a curve's points), so that metrics reading
     them (the couplet rows' ``weights: best_val_loss``, ``couplet_curve``) work from saved weights
-    too. The checkpoint folders are the fit's (:func:`keep_checkpoint_folders`): Lightning
-    restores a ``ModelCheckpoint``'s best score only into the folder it saved it from."""
-    keep_checkpoint_folders(trainer, work_dir)
+    too. :func:`~lit_gen.bench.run.build_cli` gave the checkpoint callbacks the fit's folders, the
+    only ones Lightning restores a ``ModelCheckpoint``'s best score into."""
     saved = checkpoint.get("callbacks") or {}
     for callback in trainer.callbacks:
         if callback.state_key in saved:
@@ -92,7 +91,7 @@ def rescore_one(entry: Entry, seed: int, root: Path, work_dir: Path, old: dict[s
                 raise RescoreError(f"the {what} settings in {checkpoint_path} are not the entry's")
         cli.model.on_load_checkpoint(checkpoint)
         cli.model.load_state_dict(checkpoint["state_dict"])  # left in train mode, as after fit: metrics choose
-        _restore_callbacks(cli.trainer, checkpoint, work_dir)
+        _restore_callbacks(cli.trainer, checkpoint)
         if cli.datamodule is not None:
             cli.datamodule.prepare_data()
             cli.datamodule.setup("fit")

@@ -40,7 +40,8 @@ RESTART_SEED_STRIDE = 1000  # restart r of seed s trains with seed s + 1000 r; r
 def build_cli(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, accelerator: str,
               num_nodes: int = 1, strategy: str | None = None):
     """The entry's model, data module and trainer, as ``lit-gen fit`` would build them
-    (``strategy``: the user's, over the entry's and the default ``ddp`` of a multi-process run)."""
+    (``strategy``: the user's, over the entry's and the default ``ddp`` of a multi-process run),
+    its checkpoint callbacks saving in ``work_dir`` (:func:`_keep_checkpoint_folders`)."""
     from lit_gen.cli import LitGenCLI
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -53,7 +54,20 @@ def build_cli(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int,
         args.append(f"--trainer.strategy={strategy}")
     elif devices * num_nodes > 1 and "trainer.strategy" not in entry.overrides:
         args.append("--trainer.strategy=ddp")  # an entry may choose its own (e.g. GANs: ddp_find_unused_parameters_true)
-    return LitGenCLI(args=args, run=False)
+    cli = LitGenCLI(args=args, run=False)
+    _keep_checkpoint_folders(cli.trainer, work_dir)
+    return cli
+
+
+def _keep_checkpoint_folders(trainer: L.Trainer, work_dir: Path) -> None:
+    """Give every ``ModelCheckpoint`` of the trainer without a ``dirpath`` a fixed folder in the
+    run's work folder (``checkpoints``, ``checkpoints-1``, …) instead of the logger's version
+    folder. A resumed piece gets a new logger version, and Lightning restores a checkpoint
+    callback's best score and top-k only when its folder has not changed: otherwise the first
+    validation after a resume (or a rescore) would count as the best whatever its value."""
+    savers = [c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.dirpath is None]
+    for i, saver in enumerate(savers):
+        saver.dirpath = os.path.realpath(work_dir / ("checkpoints" if i == 0 else f"checkpoints-{i}"))
 
 
 def score(entry: Entry, names: Sequence[str], cli) -> tuple[dict[str, float], dict[str, Any], dict[str, float]]:
@@ -108,23 +122,11 @@ def _fit(entry: Entry, seed: int, root: Path, work_dir: Path, devices: int, acce
         (partial / PARTIAL_STAMP).write_text(stamps[0] + "\n")
     extra.append(EpochEndCheckpoint(partial))
     cli = build_cli(entry, seed, root, work_dir, devices, accelerator, num_nodes, strategy)
-    keep_checkpoint_folders(cli.trainer, work_dir)
     cli.trainer.callbacks.extend(extra)
     if resume_from is not None:
         say(f"  resuming the interrupted fit at epoch {resume_epoch} from {resume_from}")
     cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=resume_from)
     return cli, throughput, curve
-
-
-def keep_checkpoint_folders(trainer: L.Trainer, work_dir: Path) -> None:
-    """Give every ``ModelCheckpoint`` of the trainer without a ``dirpath`` a fixed folder in the
-    run's work folder (``checkpoints``, ``checkpoints-1``, …) instead of the logger's version
-    folder. A resumed piece gets a new logger version, and Lightning restores a checkpoint
-    callback's best score and top-k only when its folder has not changed: otherwise the first
-    validation after a resume would count as the best whatever its value."""
-    savers = [c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.dirpath is None]
-    for i, saver in enumerate(savers):
-        saver.dirpath = os.path.realpath(work_dir / ("checkpoints" if i == 0 else f"checkpoints-{i}"))
 
 
 def _monitored(cli, entry: Entry, record: Path) -> float:
