@@ -60,7 +60,7 @@ def test_curve_per_epoch_and_the_best_val_loss_weights(tmp_path):
     # the checkpoint kept is the epoch with the lowest val/loss the curve saw
     assert chosen["val_loss"] == pytest.approx(min(p["val_loss"] for p in points))
     epoch_of_best = min(points, key=lambda p: p["val_loss"])["epoch"]
-    assert chosen["epoch"] == epoch_of_best - 1  # Lightning's checkpoint epochs count from 0
+    assert chosen["epoch"] == epoch_of_best  # both count epochs trained, from 1
     final = couplet_bleu(cli.model, cli.datamodule, cli.trainer)
     assert "selected" not in final.protocol and final.protocol["decoding"] == "greedy"
     assert final.values != best.values

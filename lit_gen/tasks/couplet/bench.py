@@ -63,8 +63,10 @@ def _selected(model, trainer, weights: str) -> tuple[torch.nn.Module, dict]:
     best = copy.deepcopy(model).cpu()
     best.load_state_dict(state["state_dict"])
     score = saver.best_model_score  # None when restored from another folder (runs before 2026-12-07)
+    # Lightning's checkpoint counts epochs from 0; the curve's points count epochs trained (from 1)
+    epoch = state.get("epoch")
     return best, {"weights": weights, "val_loss": float(score) if score is not None else None,
-                  "epoch": state.get("epoch"), "step": state.get("global_step")}
+                  "epoch": None if epoch is None else epoch + 1, "step": state.get("global_step")}
 
 
 def _scores(model, datamodule, limit: int | None, rules: bool, tone: bool, beam_width: int = 1,
