@@ -144,6 +144,8 @@ def report(args: argparse.Namespace) -> int:
     suite = open_suite(args)
     rows = refresh_leaderboard(suite.name, suite.entries, suite.results, suite.root, _reproduce_command(args, suite))
     print(f"{len(rows)} entries with results -> {suite.results / 'leaderboard.md'}")
+    if rows and (suite.results / "verdicts.md").is_file():
+        print(f"decision rules applied -> {suite.results / 'verdicts.md'}")
     if args.readme:  # the README carries the headline table, the full leaderboard, or both
         readme = Path(args.readme)
         filled = [embed_headline(readme, suite.results),

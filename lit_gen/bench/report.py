@@ -1,6 +1,7 @@
 """Renderers of a suite's results: ``leaderboard.md``/``.csv``/``.json``, one figure per model
 family (``leaderboard_<family>.png``) and the headline table (``headline.md``, rows chosen in the
-suite's ``headline.yaml``), plus the README blocks they fill.
+suite's ``headline.yaml``), the verdicts (``verdicts.md``, :mod:`lit_gen.bench.verdicts`), plus the
+README blocks they fill.
 
 Rows are :func:`lit_gen.bench.results.aggregate`'s: ``metrics`` maps each name to ``{"mean",
 "std", "n"}`` over seeds.
@@ -20,8 +21,9 @@ from typing import Any
 import yaml
 
 from lit_gen.bench.console import is_rank_zero
-from lit_gen.bench.results import aggregate, collect_results
+from lit_gen.bench.results import aggregate, collect_results, fmt
 from lit_gen.bench.suite import HEADLINE_FILE, Entry
+from lit_gen.bench.verdicts import render_verdicts, verdicts_spec
 from lit_gen.utils.io import atomic_path, atomic_write_text
 
 Row = dict[str, Any]
@@ -37,20 +39,6 @@ ENTRY_IN = 0.17  # one entry's line in a dot chart (7 pt labels)
 MIN_ENTRY_LINES = 8  # a row is never flatter than this: room for a curve panel's legend
 CURVE_AXES = ("train_seconds", "batches", "epoch")
 PUBLIC_KEYS = ("entry", "model", "dataset", "metrics", "reference", "wall_time_s", "throughput", "devices")
-
-
-def fmt(value: float) -> str:
-    """A number with the digits a leaderboard shows: 4 decimals below 10, 2 below 1000."""
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    magnitude = abs(value)
-    if magnitude >= 1000:
-        return f"{value:.0f}"
-    if magnitude >= 10:
-        return f"{value:.2f}"
-    if magnitude >= 0.01 or magnitude == 0:
-        return f"{value:.4f}"
-    return f"{value:.3g}"
 
 
 def cell(stats: dict[str, float]) -> str:
@@ -338,7 +326,13 @@ def write_leaderboard(suite_dir: Path, suite: str, rows: list[Row], command: str
 
 def refresh_leaderboard(suite: str, entries: list[Entry], suite_dir: Path, root: Path, command: str) -> list[Row]:
     """Rebuild every report of the suite from the results on disk (rank 0 writes); the rows."""
-    rows = aggregate(entries, collect_results(entries, suite_dir, root))
+    results = collect_results(entries, suite_dir, root)
+    rows = aggregate(entries, results)
     if is_rank_zero() and rows:
         write_leaderboard(suite_dir, suite, rows, command, headline_spec(entries, root))
+        questions = verdicts_spec(entries, root)
+        if questions:
+            atomic_write_text(suite_dir / "verdicts.md", render_verdicts(questions, results, suite))
+        else:
+            (suite_dir / "verdicts.md").unlink(missing_ok=True)
     return rows

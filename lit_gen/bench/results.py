@@ -161,3 +161,17 @@ def aggregate(entries: list[Entry], results: dict[str, list[dict[str, Any]]]) ->
             **({"restarts": entry.restarts} if entry.restarts else {}),
         })
     return rows
+
+
+def fmt(value: float) -> str:
+    """A number with the digits a leaderboard shows: 4 decimals below 10, 2 below 1000."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    magnitude = abs(value)
+    if magnitude >= 1000:
+        return f"{value:.0f}"
+    if magnitude >= 10:
+        return f"{value:.2f}"
+    if magnitude >= 0.01 or magnitude == 0:
+        return f"{value:.4f}"
+    return f"{value:.3g}"

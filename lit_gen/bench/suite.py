@@ -81,6 +81,8 @@ TRAINING_FIELDS = ("config", "overrides", "budget", "curve", "restarts")
 LABEL_SCORES = ("acc", "accuracy", "purity", "nmi", "ari", "error", "test_error", "test_error_at_mu")
 # in a suite folder but not entries: the rows of the suite's headline table (lit_gen.bench.report)
 HEADLINE_FILE = "headline.yaml"
+# in a suite folder but not entries: the decision rules and targets (lit_gen.bench.verdicts)
+VERDICTS_FILE = "verdicts.yaml"
 
 
 class SuiteError(ValueError):
@@ -264,7 +266,8 @@ def load_suite(name_or_path: str, root: Path, loading: tuple[str, ...] = ()) -> 
     if not folder.exists():
         raise SuiteError(f"no suite '{name_or_path}': {folder} does not exist; known suites: "
                          f"{', '.join(available_suites(root)) or 'none'}")
-    files = sorted(p for p in folder.glob("*.yaml") if p.name != HEADLINE_FILE) if folder.is_dir() else [folder]
+    files = (sorted(p for p in folder.glob("*.yaml") if p.name not in (HEADLINE_FILE, VERDICTS_FILE))
+             if folder.is_dir() else [folder])
     entries: list[Entry] = []
     for path in files:
         try:
@@ -279,4 +282,8 @@ def load_suite(name_or_path: str, root: Path, loading: tuple[str, ...] = ()) -> 
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise SuiteError(f"suite '{name_or_path}' has duplicate entry names: {duplicates}")
+    if folder.is_dir():  # a bad verdicts.yaml fails here, before any run, not in the report after one
+        from lit_gen.bench.verdicts import load_verdicts  # it imports this module
+
+        load_verdicts(folder / VERDICTS_FILE, set(names))
     return entries
