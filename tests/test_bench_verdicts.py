@@ -142,3 +142,19 @@ def test_cpu_verdicts_load_against_the_cpu_suite():
     names = {e.name for e in load_suite("cpu", ROOT)}
     questions = load_verdicts(ROOT / "benchmarks/suites/cpu/verdicts.yaml", names)
     assert len({q["id"] for q in questions}) == len(questions) >= 20
+
+
+def test_feature_metrics_scored_with_different_extractor_weights_are_not_compared():
+    def scored(values: dict[int, tuple[float, str]]) -> list[dict]:
+        return [{"seed": seed, "metrics": {"fid[classifier]": value},
+                 "protocol": {"fid": {"extractor": "classifier", "metrics": ["fid"], "weights_sha256": digest * 64}}}
+                for seed, (value, digest) in values.items()]
+
+    item = {"seeds": [0, 1, 2], "paired": {"a": "a", "b": "b", "metric": "fid[classifier]"}, "rule": RULE}
+    same = {"a": scored({0: (1.0, "a"), 1: (1.0, "a"), 2: (1.0, "a")}),
+            "b": scored({0: (2.0, "a"), 1: (2.0, "a"), 2: (2.0, "a"), 3: (2.0, "b")})}  # seed 3 is not asked for
+    assert decide(item, same)["outcome"] == "better"
+    same["b"][2]["protocol"]["fid"]["weights_sha256"] = "c" * 64
+    decided = decide(item, same)
+    assert decided["outcome"] == "not comparable: different feature extractor weights"
+    assert "`b` seed 2: cccccccc" in decided["measured"]

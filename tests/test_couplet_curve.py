@@ -14,6 +14,7 @@ from lit_gen.cli import LitGenCLI
 from lit_gen.tasks.couplet import CoupletWriter
 from lit_gen.tasks.couplet.bench import couplet_bleu, couplet_curve, couplet_decoding
 from lit_gen.tasks.couplet.curve import CoupletCurveCallback
+from lit_gen.tasks.couplet.data import LengthBucketSampler
 from test_couplet_data import LOWERS, UPPERS, write_split
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -66,6 +67,9 @@ def test_curve_per_epoch_and_the_best_val_loss_weights(tmp_path):
     assert final.values != best.values
     with pytest.raises(ValueError, match="weights"):
         couplet_bleu(cli.model, cli.datamodule, cli.trainer, weights="last")
+    Path(cli.trainer.checkpoint_callback.best_model_path).unlink()  # as after a kill between the two saves
+    with pytest.raises(FileNotFoundError, match="best val/loss checkpoint .* is gone"):
+        couplet_bleu(cli.model, cli.datamodule, cli.trainer, weights="best_val_loss", limit=3)
 
 
 def test_curve_callback_settings_are_checked():
@@ -85,20 +89,42 @@ class _BatchOrder(L.Callback):
         self.epochs[-1].append(list(batch.index))
 
 
+def _ordered_fit(data: Path, folder: Path, epochs: int, ckpt_path: str | None = None):
+    cli = LitGenCLI(args=["--config", str(ROOT / "configs/couplet/conv_5ep.yaml"), "--model.dim", "8",
+                          "--model.depth", "1", f"--data.root={data}", "--data.val_size", "7", "--data.batch_size", "8",
+                          "--trainer.max_epochs", str(epochs), "--trainer.limit_val_batches", "0",
+                          "--trainer.callbacks=[]", "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
+                          "--trainer.enable_checkpointing", "false", f"--trainer.default_root_dir={folder}"], run=False)
+    order = _BatchOrder()
+    cli.trainer.callbacks.append(order)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path)
+    return cli, order.epochs
+
+
 def test_each_epoch_draws_a_new_batch_order(tmp_path):
     """LengthBucketSampler is a batch sampler, whose epoch Lightning does not set: the model does."""
     data = tiny_couplets(tmp_path)
-    cli = LitGenCLI(args=["--config", str(ROOT / "configs/couplet/conv_5ep.yaml"), "--model.dim", "8",
-                          "--model.depth", "1", f"--data.root={data}", "--data.val_size", "7", "--data.batch_size", "8",
-                          "--trainer.max_epochs", "3", "--trainer.limit_val_batches", "0", "--trainer.callbacks=[]",
-                          "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
-                          "--trainer.enable_checkpointing", "false", f"--trainer.default_root_dir={tmp_path}"], run=False)
-    order = _BatchOrder()
-    cli.trainer.callbacks.append(order)
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-    assert len(order.epochs) == 3 and all(sorted(sum(e, [])) == sorted(sum(order.epochs[0], [])) for e in order.epochs)
-    assert order.epochs[0] != order.epochs[1] != order.epochs[2]
+    cli, epochs = _ordered_fit(data, tmp_path / "a", 3)
+    assert len(epochs) == 3 and all(sorted(sum(e, [])) == sorted(sum(epochs[0], [])) for e in epochs)
+    assert epochs[0] != epochs[1] != epochs[2]
     assert cli.trainer.train_dataloader.batch_sampler.epoch == 2
+    # a run resumed at epoch 2 draws epoch 2's order, as the uninterrupted run did: on resume
+    # Lightning makes the batch iterator before the model sets the sampler's epoch
+    first, _ = _ordered_fit(data, tmp_path / "b", 2)
+    first.trainer.save_checkpoint(tmp_path / "two.ckpt")
+    _, resumed = _ordered_fit(data, tmp_path / "c", 3, ckpt_path=str(tmp_path / "two.ckpt"))
+    assert resumed == [epochs[2]]
+
+
+def test_bucket_sampler_order_is_drawn_when_iteration_starts():
+    """The epoch set between ``iter()`` and the first batch decides the order."""
+    sampler = LengthBucketSampler([6, 10], 4, shuffle=True, seed=3)
+    sampler.set_epoch(2)
+    wanted = list(sampler)
+    sampler.set_epoch(0)
+    batches = iter(sampler)
+    sampler.set_epoch(2)
+    assert list(batches) == wanted != list(LengthBucketSampler([6, 10], 4, shuffle=True, seed=3))
 
 
 def test_metrics_of_the_best_val_loss_weights_are_added_without_training(tmp_path, capsys):

@@ -23,8 +23,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import permutation_test
 
-from lit_gen.bench.report import cell
-from lit_gen.bench.results import mean_std
+from lit_gen.bench.results import cell, mean_std
 
 
 class CompareError(ValueError):

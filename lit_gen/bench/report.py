@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from lit_gen.bench.console import is_rank_zero
-from lit_gen.bench.results import aggregate, collect_results, fmt
+from lit_gen.bench.results import aggregate, cell, collect_results, fmt
 from lit_gen.bench.suite import HEADLINE_FILE, Entry
 from lit_gen.bench.verdicts import render_verdicts, verdicts_spec
 from lit_gen.utils.io import atomic_path, atomic_write_text
@@ -39,14 +39,6 @@ ENTRY_IN = 0.17  # one entry's line in a dot chart (7 pt labels)
 MIN_ENTRY_LINES = 8  # a row is never flatter than this: room for a curve panel's legend
 CURVE_AXES = ("train_seconds", "batches", "epoch")
 PUBLIC_KEYS = ("entry", "model", "dataset", "metrics", "reference", "wall_time_s", "throughput", "devices")
-
-
-def cell(stats: dict[str, float]) -> str:
-    """``mean ± std`` of :func:`~lit_gen.bench.results.mean_std`'s stats (the mean alone for one value)."""
-    text = fmt(stats["mean"])
-    if stats["n"] > 1:
-        text += f" ± {fmt(stats['std'])}"
-    return text
 
 
 def reference_text(reference: dict[str, Any] | None) -> str:

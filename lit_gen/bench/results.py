@@ -175,3 +175,11 @@ def fmt(value: float) -> str:
     if magnitude >= 0.01 or magnitude == 0:
         return f"{value:.4f}"
     return f"{value:.3g}"
+
+
+def cell(stats: dict[str, float]) -> str:
+    """``mean ± std`` of :func:`mean_std`'s stats (the mean alone for one value)."""
+    text = fmt(stats["mean"])
+    if stats["n"] > 1:
+        text += f" ± {fmt(stats['std'])}"
+    return text

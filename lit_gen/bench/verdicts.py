@@ -41,6 +41,7 @@ from typing import Any
 
 import yaml
 
+from lit_gen.bench.compare import extractor_weights
 from lit_gen.bench.results import fmt
 from lit_gen.bench.suite import VERDICTS_FILE, Entry, SuiteError
 
@@ -132,6 +133,11 @@ def decide(item: dict[str, Any], results: dict[str, list[dict[str, Any]]]) -> di
         if missing_a or missing_b:
             waiting = [_have(e, v, m) for e, v, m in ((p["a"], a, missing_a), (p["b"], b, missing_b)) if m]
             return {"test": test, "measured": "; ".join(waiting), "outcome": "waiting for seeds"}
+        used = {(e, s): w for e in (p["a"], p["b"])
+                for s, w in extractor_weights(results, e, p["metric"]).items() if s in seeds}
+        if len(set(used.values())) > 1:  # FIDs on different features are on different scales
+            return {"test": test, "measured": "; ".join(f"`{e}` seed {s}: {w}" for (e, s), w in sorted(used.items())),
+                    "outcome": "not comparable: different feature extractor weights"}
         mean_a, mean_b = statistics.fmean(a.values()), statistics.fmean(b.values())
         r = mean_a / mean_b
         lower = sum(a[s] < b[s] for s in seeds)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import time
+from pathlib import Path
 
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -59,6 +60,12 @@ def _selected(model, trainer, weights: str) -> tuple[torch.nn.Module, dict]:
     if saver is None:
         raise ValueError("weights: best_val_loss needs a ModelCheckpoint(monitor='val/loss') that saved a "
                          "checkpoint in the run (see configs/couplet/conv_5ep.yaml)")
+    if not Path(saver.best_model_path).is_file():
+        # the checkpoint callback deletes the old best as it saves a new one, just before the
+        # epoch-end checkpoint: a run killed between the two resumes pointing at a deleted file
+        raise FileNotFoundError(f"the best val/loss checkpoint {saver.best_model_path} is gone (the run was "
+                                "killed between saving a new best and its epoch-end checkpoint); delete the "
+                                "run's work folder and train the seed again")
     state = torch.load(saver.best_model_path, map_location="cpu", weights_only=False)
     best = copy.deepcopy(model).cpu()
     best.load_state_dict(state["state_dict"])

@@ -178,7 +178,9 @@ class LengthBucketSampler(Sampler[list[int]]):
         return batches
 
     def __iter__(self):
-        return iter(self._batches())
+        # a generator: the order is drawn at the first batch, not when the iterator is made. On
+        # resume Lightning makes the iterator before on_train_epoch_start sets the epoch.
+        yield from self._batches()
 
     def __len__(self) -> int:
         n = sum(-(-s // self.batch_size) for s in self.sizes)
