@@ -51,6 +51,12 @@ def _holder_is_gone(holder: dict[str, Any], stale_after: float) -> bool:
     return False
 
 
+def live_holder(path: Path, stale_after: float = STALE_AFTER_S) -> dict[str, Any] | None:
+    """The holder of the claim at ``path`` if a live worker holds it, else None."""
+    holder = read_claim(path)
+    return None if holder is None or _holder_is_gone(holder, stale_after) else holder
+
+
 class Claim:
     """A held claim: its heartbeat runs until :meth:`release`."""
 

@@ -1,6 +1,6 @@
 """``lit-gen bench SUBCOMMAND``: run benchmark suites, and write and read their results.
 
-The suite subcommands (run, plan, report, rescore, compare, list) are in
+The suite subcommands (run, plan, report, rescore, compare, list, status) are in
 :mod:`lit_gen.bench.commands`; the tools that read run folders and leaderboards (curves, inspect,
 agreement) in :mod:`lit_gen.bench.tools`. Without a subcommand, ``lit-gen bench [options]`` runs,
 and the flag form of the other commands (``--list``, ``--report``, ``--rescore``, ``--compare``,
@@ -45,6 +45,10 @@ SUITE_COMMANDS: dict[str, SuiteCommand] = {
     "compare": SuiteCommand("compare two entries' results seed by seed (values, means, an exact permutation test)",
                             "compare", ("entries", "metric", "suite_only", "out")),
     "list": SuiteCommand("list a suite's entries", "list_entries", ("suite",)),
+    "status": SuiteCommand(
+        ("say where each run stands: done, running, partly trained (and how far), stale or pending, "
+         "from the results and work folders"),
+        "status", ("suite", "seeds", "placement", "out", "work")),
 }
 # name -> (one-line help, module with add_arguments(parser) and main(args))
 TOOLS: dict[str, tuple[str, str]] = {

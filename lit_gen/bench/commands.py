@@ -96,6 +96,17 @@ def list_entries(args: argparse.Namespace) -> int:
     return 0
 
 
+def status(args: argparse.Namespace) -> int:
+    from lit_gen.bench.status import render_status, suite_status
+
+    suite = open_suite(args)
+    devices, _, num_nodes = _placement_of(args)
+    rows = suite_status(suite.entries, suite.root, suite.results, _seeds_to_run(args), args.only, suite.work,
+                        devices * num_nodes)
+    print(render_status(rows))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from lit_gen.bench.run import run_suite
 
