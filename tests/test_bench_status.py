@@ -38,6 +38,7 @@ def test_status_tells_done_running_partial_stale_rescore_and_pending(tmp_path, c
     partial.mkdir(parents=True)
     torch.save({"epoch": 2, "global_step": 1234, "callbacks": {"ThroughputCallback": {"seconds": 65.0}}},
                partial / "epoch-end.ckpt")                                              # partial, 3 epochs in
+    (partial / "config_hash").write_text(entries["a"].training_hash(ROOT, 1, 1) + "\n")
     claim_path(suite_dir, "a", 2).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
                                                           "claimed_at": "2026-12-07T11:00:00Z"}))  # running
     result("b", 0, "0123456789abcdef")                                                 # stale
@@ -49,11 +50,37 @@ def test_status_tells_done_running_partial_stale_rescore_and_pending(tmp_path, c
         "a seed 1 partial 3 epochs, 1,234 optimiser steps, 1m05s of training (budget: max_epochs 5)",
         f"a seed 2 running {socket.gethostname()} pid {os.getpid()} since 2026-12-07T11:00:00Z",
         "b seed 0 stale result of another configuration (or unreadable)",
-        "b seed 1 to rescore lacks metrics its entry gained",
+        "b seed 1 to rescore lacks param_count, which its entry gained",
         "b seed 2 pending",
         "1 done, 1 to rescore, 1 running, 1 partial, 1 stale, 1 pending"]
+    # a checkpoint of another training configuration is set aside by the next run: not partial
+    (partial / "config_hash").write_text("deadbeefdeadbeef\n")
+    assert main(["status", "--suite", str(folder), "--root", str(ROOT), "--out", str(tmp_path / "out"),
+                 "--only", "a", "--seed", "1"]) == 0
+    assert capsys.readouterr().out.split() == ["a", "seed", "1", "pending", "1", "pending"]
+    # a complete result made on 2 devices: the leaderboard counts it, a 1-process run trains it again
+    result("b", 2, entries["b"].config_hash(ROOT, 2, 2))
+    path = run_path(suite_dir, "b", 2)
+    path.write_text(path.read_text().replace('"config_hash"', '"devices": 2, "config_hash"')
+                    .replace('"protocol": {"test_error": {}}', '"protocol": {"test_error": {}, "param_count": {}}'))
+    assert main(["status", "--suite", str(folder), "--root", str(ROOT), "--out", str(tmp_path / "out"),
+                 "--only", "b", "--seed", "2"]) == 0
+    assert "stale done on 2 device(s); a run on 1 trains it again" in " ".join(capsys.readouterr().out.split())
     # a claim whose process is gone is not a running run
     claim_path(suite_dir, "a", 2).write_text(json.dumps({"host": socket.gethostname(), "pid": 2 ** 22 + 12345}))
     assert main(["status", "--suite", str(folder), "--root", str(ROOT), "--out", str(tmp_path / "out"),
                  "--only", "a", "--seed", "2"]) == 0
     assert capsys.readouterr().out.split() == ["a", "seed", "2", "pending", "1", "pending"]
+
+
+def test_progress_names_the_restart_of_the_newest_checkpoint(tmp_path):
+    from lit_gen.bench.status import checkpoint_progress
+
+    for restart, epoch in ((0, 9), (1, 1)):  # restart 0 finished its fit; restart 1 is the one in progress
+        partial = tmp_path / f"restart={restart}" / "partial"
+        partial.mkdir(parents=True)
+        torch.save({"epoch": epoch, "global_step": 10 * (epoch + 1)}, partial / "epoch-end.ckpt")
+        (partial / "config_hash").write_text("h\n")
+        os.utime(partial / "epoch-end.ckpt", (1000 + restart, 1000 + restart))
+    assert checkpoint_progress(tmp_path, ("h",)) == "restart=1: 2 epochs, 20 optimiser steps"
+    assert checkpoint_progress(tmp_path, ("other",)) is None

@@ -10,7 +10,7 @@ import yaml
 
 from lit_gen.bench.cli import main
 from lit_gen.bench.suite import SuiteError, load_suite
-from lit_gen.bench.verdicts import decide, load_verdicts, render_verdicts
+from lit_gen.bench.verdicts import decide, load_verdicts, render_verdicts, verdicts_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 RULE = [{"outcome": "better", "r_at_most": 0.90, "a_lower_on_at_least": 3},
@@ -54,7 +54,7 @@ def test_paired_waits_for_every_seed_and_ignores_other_seeds():
     decided = paired({0: 1.0, 1: 1.0}, {0: 2.0, 1: 2.0, 2: 2.0})
     assert decided["outcome"] == "waiting for seeds" and decided["measured"] == "`a` lacks seed 2"
     decided = paired({0: 1.0, 1: float("nan"), 2: 1.0}, {})
-    assert decided["measured"] == "`a` lacks seed 1; `b`: no run yet"
+    assert decided["measured"] == "`a` lacks seed 1 (nan); `b`: no run yet"
     # a seed outside the question's list (a 4th seed) does not enter the means
     assert paired({0: 1.0, 1: 1.0, 2: 1.0, 3: 100.0}, {0: 2.0, 1: 2.0, 2: 2.0, 3: 2.0})["measured"].startswith(
         "1.0000 vs 2.0000, r = 0.500")
@@ -106,11 +106,15 @@ QUESTION = {"id": "q", "question": "a vs b", "written": "2026-12-08",
     ({"rule": []}, "needs a rule"),
     ({"threshold": {"entries": ["a"], "metric": "m", "at_least": 1}}, "exactly one of"),
     ({"written": None, "question": None}, None),
+    ({"paired": {"a": "a", "b": "b"}}, "paired must be"),
+    ({"rule": [{"outcome": "ok", "r_at_most": "0.9"}]}, "r_at_most must be a number"),
+    ({"rule": [{"outcome": "ok", "a_lower_on_at_least": 1.5}]}, "a_lower_on_at_least must be a count"),
+    ({"seeds": [0, 0, 1]}, "distinct integers"),
+    ({"paired": None, "threshold": {"entries": "a", "metric": "m", "at_least": 1}, "rule": None}, "threshold must be"),
 ])
 def test_a_bad_verdicts_file_fails_when_the_suite_loads(tmp_path, change, message):
-    item = {**QUESTION, **change}
+    item = {k: v for k, v in {**QUESTION, **change}.items() if v is not None}
     if message is None:  # missing written/question
-        item = {k: v for k, v in item.items() if v is not None}
         message = "with id, question and written"
     folder = write_suite(tmp_path, [item])
     with pytest.raises(SuiteError, match=message):
@@ -158,3 +162,13 @@ def test_feature_metrics_scored_with_different_extractor_weights_are_not_compare
     decided = decide(item, same)
     assert decided["outcome"] == "not comparable: different feature extractor weights"
     assert "`b` seed 2: cccccccc" in decided["measured"]
+
+
+def test_zero_baseline_and_single_file_suites(tmp_path):
+    decided = paired({0: 1.0, 1: 1.0, 2: 1.0}, {0: 0.0, 1: 0.0, 2: 0.0})
+    assert decided["outcome"] == "no ratio: mean(B) is 0"
+    # a suite loaded from one of its files reads only the questions on that file's entries
+    folder = write_suite(tmp_path, [QUESTION, {**QUESTION, "id": "other", "paired": {"a": "a", "b": "c", "metric": "m"}}])
+    (folder / "more.yaml").write_text(yaml.safe_dump([{"name": "c", "config": "configs/vib.yaml", "metrics": ["m"]}]))
+    assert [q["id"] for q in verdicts_spec(load_suite(str(folder / "vib.yaml"), ROOT), ROOT)] == ["q"]
+    assert [q["id"] for q in verdicts_spec(load_suite(str(folder), ROOT), ROOT)] == ["q", "other"]

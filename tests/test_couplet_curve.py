@@ -89,8 +89,9 @@ class _BatchOrder(L.Callback):
         self.epochs[-1].append(list(batch.index))
 
 
-def _ordered_fit(data: Path, folder: Path, epochs: int, ckpt_path: str | None = None):
+def _ordered_fit(data: Path, folder: Path, epochs: int, ckpt_path: str | None = None, workers: int = 0):
     cli = LitGenCLI(args=["--config", str(ROOT / "configs/couplet/conv_5ep.yaml"), "--model.dim", "8",
+                          "--data.num_workers", str(workers),
                           "--model.depth", "1", f"--data.root={data}", "--data.val_size", "7", "--data.batch_size", "8",
                           "--trainer.max_epochs", str(epochs), "--trainer.limit_val_batches", "0",
                           "--trainer.callbacks=[]", "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
@@ -113,6 +114,9 @@ def test_each_epoch_draws_a_new_batch_order(tmp_path):
     first, _ = _ordered_fit(data, tmp_path / "b", 2)
     first.trainer.save_checkpoint(tmp_path / "two.ckpt")
     _, resumed = _ordered_fit(data, tmp_path / "c", 3, ckpt_path=str(tmp_path / "two.ckpt"))
+    assert resumed == [epochs[2]]
+    # a loader with worker processes draws its indices when its iterator is made
+    _, resumed = _ordered_fit(data, tmp_path / "d", 3, ckpt_path=str(tmp_path / "two.ckpt"), workers=1)
     assert resumed == [epochs[2]]
 
 

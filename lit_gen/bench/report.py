@@ -20,9 +20,9 @@ from typing import Any
 
 import yaml
 
-from lit_gen.bench.console import is_rank_zero
+from lit_gen.bench.console import is_rank_zero, say
 from lit_gen.bench.results import aggregate, cell, collect_results, fmt
-from lit_gen.bench.suite import HEADLINE_FILE, Entry
+from lit_gen.bench.suite import HEADLINE_FILE, Entry, SuiteError
 from lit_gen.bench.verdicts import render_verdicts, verdicts_spec
 from lit_gen.utils.io import atomic_path, atomic_write_text
 
@@ -322,7 +322,11 @@ def refresh_leaderboard(suite: str, entries: list[Entry], suite_dir: Path, root:
     rows = aggregate(entries, results)
     if is_rank_zero() and rows:
         write_leaderboard(suite_dir, suite, rows, command, headline_spec(entries, root))
-        questions = verdicts_spec(entries, root)
+        try:
+            questions = verdicts_spec(entries, root)
+        except SuiteError as err:  # after a run: the result is written, the leaderboard too
+            say(f"  ! verdicts not rendered: {err}")
+            questions = []
         if questions:
             atomic_write_text(suite_dir / "verdicts.md", render_verdicts(questions, results, suite))
         else:

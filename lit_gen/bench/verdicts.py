@@ -50,9 +50,9 @@ KINDS = ("paired", "threshold", "rises")
 COMMON_KEYS = {"id", "question", "written", "seeds", "note"}
 
 
-def load_verdicts(path: Path, entry_names: set[str]) -> list[dict[str, Any]]:
-    """The questions of a ``verdicts.yaml``, checked: known kind, known entries, known conditions.
-    ``[]`` when the file does not exist."""
+def load_verdicts(path: Path, entry_names: set[str] | None) -> list[dict[str, Any]]:
+    """The questions of a ``verdicts.yaml``, checked: their form, their rules and (given the
+    suite's ``entry_names``) the entries they name. ``[]`` when the file does not exist."""
     if not path.is_file():
         return []
     try:
@@ -77,43 +77,85 @@ def load_verdicts(path: Path, entry_names: set[str]) -> list[dict[str, Any]]:
         if unknown:
             raise SuiteError(f"{where}: unknown keys {sorted(unknown)}")
         seeds = item.setdefault("seeds", [0, 1, 2])
-        if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) for s in seeds)):
-            raise SuiteError(f"{where}: seeds must be a non-empty list of integers, got {seeds!r}")
-        test = item[kinds[0]]
-        named = {"paired": [test.get("a"), test.get("b")], "threshold": test.get("entries") or [],
-                 "rises": [test.get("entry")]}[kinds[0]]
-        missing = [n for n in named if n not in entry_names]
+        if not (isinstance(seeds, list) and seeds and all(_is_int(s) for s in seeds) and len(set(seeds)) == len(seeds)):
+            raise SuiteError(f"{where}: seeds must be a non-empty list of distinct integers, got {seeds!r}")
+        named = _check_test(kinds[0], item[kinds[0]], where)
+        missing = [n for n in named if entry_names is not None and n not in entry_names]
         if missing:
             raise SuiteError(f"{where} names entries the suite does not have: {missing}")
         if kinds[0] == "paired":
             _check_rule(item.get("rule"), where)
-        elif kinds[0] == "threshold" and len({"at_least", "at_most"} & set(test)) != 1:
-            raise SuiteError(f"{where}: a threshold needs exactly one of at_least, at_most")
-        elif kinds[0] == "rises" and len(test.get("metrics") or []) < 2:
-            raise SuiteError(f"{where}: rises needs at least two metrics, in order")
+        elif "rule" in item:
+            raise SuiteError(f"{where}: only a paired question has a rule")
     return raw
+
+
+def named_entries(item: dict[str, Any]) -> list[str]:
+    """The entries a (checked) question reads."""
+    test = item.get("paired") or item.get("threshold") or item.get("rises")
+    return [test["a"], test["b"]] if "paired" in item else test["entries"] if "threshold" in item else [test["entry"]]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_test(kind: str, test: Any, where: str) -> list[str]:
+    """The entries a question's test names, once its form is checked."""
+    forms = {"paired": "{a: ENTRY, b: ENTRY, metric: NAME}",
+             "threshold": "{entries: [ENTRY, ...], metric: NAME, at_least|at_most: NUMBER}",
+             "rises": "{entry: ENTRY, metrics: [NAME, NAME, ...]}"}
+    if kind == "paired":
+        ok = isinstance(test, dict) and set(test) == {"a", "b", "metric"} and all(isinstance(v, str) for v in test.values())
+        named = [test["a"], test["b"]] if ok else []
+    elif kind == "threshold":
+        bounds = {"at_least", "at_most"} & set(test) if isinstance(test, dict) else set()
+        ok = (isinstance(test, dict) and len(bounds) == 1 and set(test) == {"entries", "metric", *bounds}
+              and isinstance(test["metric"], str) and _is_number(test[next(iter(bounds))])
+              and isinstance(test["entries"], list) and test["entries"] and all(isinstance(e, str) for e in test["entries"]))
+        named = test["entries"] if ok else []
+    else:
+        ok = (isinstance(test, dict) and set(test) == {"entry", "metrics"} and isinstance(test["entry"], str)
+              and isinstance(test["metrics"], list) and len(test["metrics"]) >= 2
+              and all(isinstance(m, str) for m in test["metrics"]))
+        named = [test["entry"]] if ok else []
+    if not ok:
+        raise SuiteError(f"{where}: {kind} must be {forms[kind]}, got {test!r}")
+    return named
 
 
 def _check_rule(rule: Any, where: str) -> None:
     if not isinstance(rule, list) or not rule:
         raise SuiteError(f"{where}: a paired question needs a rule: a list of clauses")
     for clause in rule:
-        if not isinstance(clause, dict) or "outcome" not in clause:
-            raise SuiteError(f"{where}: every clause needs an outcome, got {clause!r}")
+        if not isinstance(clause, dict) or not isinstance(clause.get("outcome"), str):
+            raise SuiteError(f"{where}: every clause needs an outcome (text), got {clause!r}")
         unknown = set(clause) - {"outcome", *CONDITIONS}
         if unknown:
             raise SuiteError(f"{where}: unknown conditions {sorted(unknown)} (known: {CONDITIONS})")
+        for key, value in clause.items():
+            if key.startswith("r_") and not _is_number(value) or key.startswith("a_") and not _is_int(value):
+                raise SuiteError(f"{where}: {key} must be a {'number' if key.startswith('r_') else 'count'}, "
+                                 f"got {value!r}")
 
 
 def _seed_means(results: dict[str, list[dict[str, Any]]], entry: str, metric: str,
-                seeds: list[int]) -> tuple[dict[int, float], list[int]]:
-    """Seed → value of ``metric`` for the wanted seeds, and the wanted seeds without a finite value."""
-    values = {}
+                seeds: list[int]) -> tuple[dict[int, float], list[str]]:
+    """Seed → value of ``metric`` for the wanted seeds, and the wanted seeds without a finite
+    value (as text: ``"2"``, or ``"1 (nan)"`` for a run whose value is not a finite number)."""
+    values, broken = {}, {}
     for result in results.get(entry, []):
-        value = result["metrics"].get(metric)
-        if result["seed"] in seeds and value is not None and math.isfinite(value):
-            values[int(result["seed"])] = float(value)
-    return values, [s for s in seeds if s not in values]
+        seed, value = int(result["seed"]), result["metrics"].get(metric)
+        if seed in seeds and value is not None:
+            if math.isfinite(value):
+                values[seed] = float(value)
+            else:
+                broken[seed] = value
+    return values, [f"{s} ({broken[s]})" if s in broken else str(s) for s in seeds if s not in values]
 
 
 def _holds(clause: dict[str, Any], r: float, lower: int, higher: int) -> bool:
@@ -139,6 +181,8 @@ def decide(item: dict[str, Any], results: dict[str, list[dict[str, Any]]]) -> di
             return {"test": test, "measured": "; ".join(f"`{e}` seed {s}: {w}" for (e, s), w in sorted(used.items())),
                     "outcome": "not comparable: different feature extractor weights"}
         mean_a, mean_b = statistics.fmean(a.values()), statistics.fmean(b.values())
+        if mean_b == 0:
+            return {"test": test, "measured": f"{fmt(mean_a)} vs {fmt(mean_b)}", "outcome": "no ratio: mean(B) is 0"}
         r = mean_a / mean_b
         lower = sum(a[s] < b[s] for s in seeds)
         higher = sum(a[s] > b[s] for s in seeds)
@@ -168,7 +212,7 @@ def decide(item: dict[str, Any], results: dict[str, list[dict[str, Any]]]) -> di
     for metric in s["metrics"]:
         values, missing = _seed_means(results, s["entry"], metric, seeds)
         if missing:
-            waiting.append(f"{metric} (seeds {', '.join(map(str, missing))})")
+            waiting.append(f"{metric} (seeds {', '.join(missing)})")
         else:
             means.append(statistics.fmean(values.values()))
     if waiting:
@@ -177,10 +221,10 @@ def decide(item: dict[str, Any], results: dict[str, list[dict[str, Any]]]) -> di
     return {"test": test, "measured": " → ".join(fmt(m) for m in means), "outcome": "met" if rises else "not met"}
 
 
-def _have(entry: str, values: dict[int, float], missing: list[int]) -> str:
-    if not values:
+def _have(entry: str, values: dict[int, float], missing: list[str]) -> str:
+    if not values and not any("(" in m for m in missing):
         return f"`{entry}`: no run yet"
-    return f"`{entry}` lacks seed{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))}"
+    return f"`{entry}` lacks seed{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
 
 
 def rule_text(item: dict[str, Any]) -> str:
@@ -201,8 +245,8 @@ def render_verdicts(items: list[dict[str, Any]], results: dict[str, list[dict[st
     once, below the table."""
     rules: dict[str, str] = {}  # rule text -> its label
     lines = [f"# Verdicts: suite `{suite}`", "",
-             ("Each rule was written on the date shown, before the runs it decides, unless the question says "
-             "otherwise (`verdicts.yaml` beside the suite's entry files). Paired questions compare entry A with "
+             ("Each question carries the date its rule was written and says when that came after some of "
+             "its runs (`verdicts.yaml` beside the suite's entry files). Paired questions compare entry A with "
              "entry B seed by seed; r = mean(A) / mean(B); lower is better for FID and error. Rendered by "
              "`lit-gen bench report` from the results that match the entries' current configurations."), "",
              "| question | written | test (seeds) | rule | measured | outcome |", "|---|---|---|---|---|---|"]
@@ -220,7 +264,10 @@ def render_verdicts(items: list[dict[str, Any]], results: dict[str, list[dict[st
 
 
 def verdicts_spec(entries: list[Entry], root: Path) -> list[dict[str, Any]]:
-    """The questions of the suite's ``verdicts.yaml`` (beside its entry files), or ``[]``."""
+    """The questions of the suite's ``verdicts.yaml`` (beside its entry files) whose entries are
+    all among ``entries`` (a suite loaded from one of its files has only that file's), or ``[]``."""
     if not entries:
         return []
-    return load_verdicts((root / entries[0].source_file).parent / VERDICTS_FILE, {e.name for e in entries})
+    names = {e.name for e in entries}
+    questions = load_verdicts((root / entries[0].source_file).parent / VERDICTS_FILE, None)
+    return [q for q in questions if set(named_entries(q)) <= names]

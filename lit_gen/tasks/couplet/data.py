@@ -283,6 +283,10 @@ class CoupletDataModule(L.LightningDataModule):
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         sampler = LengthBucketSampler(data.sizes, batch_size, shuffle, self.hparams.seed, rank, world)
+        # the epoch a resumed fit continues at (restored before the loaders are made): with worker
+        # processes the loader draws indices as soon as its iterator exists, before the model's
+        # on_train_epoch_start can set it
+        sampler.set_epoch(trainer.current_epoch if trainer else 0)
         return DataLoader(data, batch_sampler=sampler, collate_fn=_identity,
                           num_workers=self.hparams.num_workers)
 
