@@ -138,3 +138,18 @@ def test_lower_layers_do_not_import_the_bench(layer):
             modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
                        else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not any(m.startswith("lit_gen.bench") for m in modules), path
+
+
+def test_leaderboard_names_the_extractor_weights_of_feature_metrics():
+    from lit_gen.bench.report import render_markdown
+
+    def run(seed, digest):
+        return {"seed": seed, "metrics": {"fid[classifier]": 10.0 + seed, "nll": 1.0},
+                "protocol": {"fid": {"extractor": "classifier", "metrics": ["fid"], "weights_sha256": digest * 64}}}
+
+    entries = [_entry("same"), _entry("mixed")]
+    rows = aggregate(entries, {"same": [run(0, "a"), run(1, "a")], "mixed": [run(0, "a"), run(1, "b")]})
+    table = render_markdown("x", rows, "cmd")
+    assert "| same | None | None | fid[classifier] ⟨aaaaaaaa⟩ | 10.50 ± 0.7071 | 2 |" in table
+    assert "| mixed | None | None | fid[classifier] ⟨aaaaaaaa / bbbbbbbb⟩ (seeds on different digests: other weights, or a file digest recorded before 2026-11-29) |" in table
+    assert "| | | | nll | 1.0000 ± 0.0000 | 2 |" in table  # not a feature metric

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import permutation_test
 
-from lit_gen.bench.results import cell, mean_std
+from lit_gen.bench.results import cell, extractor_of, mean_std
 
 
 class CompareError(ValueError):
@@ -100,22 +100,15 @@ def paired_seeds(results: dict[str, list[dict[str, Any]]], entry_a: str, entry_b
 
 
 def extractor_weights(results: dict[str, list[dict[str, Any]]], entry: str, metric: str) -> dict[int, str]:
-    """Seed → the feature extractor's weights behind ``metric`` (``fid[classifier]`` etc.) in
-    each run of ``entry``, as ``<digest[:8]>`` (with the classifier's test accuracy when it has
-    one); seeds whose protocol does not say are left out. A feature classifier trained again
-    (another machine, another torch) has other weights, and FIDs on different features are on
-    different scales."""
-    name, _, rest = metric.partition("[")
-    extractor = rest.split("]")[0]
+    """Seed → the feature extractor's weights behind ``metric`` (``fid[classifier]`` etc.) in each
+    run of ``entry``, as ``<digest[:8]>`` (with the classifier's test accuracy when it has one);
+    seeds whose protocol does not say are left out (:func:`~lit_gen.bench.results.extractor_of`)."""
     found = {}
     for result in results.get(entry, []):
-        for section in (result.get("protocol") or {}).values():
-            if (isinstance(section, dict) and section.get("extractor") == extractor and "weights_sha256" in section
-                    and name in section.get("metrics", [name])):
-                accuracy = section.get("classifier_test_accuracy")
-                found[int(result["seed"])] = section["weights_sha256"][:8] + (
-                    f" (test accuracy {accuracy})" if accuracy is not None else "")
-                break
+        extractor = extractor_of(result, metric)
+        if extractor is not None:
+            digest, accuracy = extractor
+            found[int(result["seed"])] = digest + (f" (test accuracy {accuracy})" if accuracy is not None else "")
     return found
 
 

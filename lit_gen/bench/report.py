@@ -51,7 +51,9 @@ def reference_text(reference: dict[str, Any] | None) -> str:
 def render_markdown(suite: str, rows: list[Row], command: str) -> str:
     lines = [f"# Leaderboard: suite `{suite}`", "",
              f"Reproduce with `{command}`. Each metric is mean ± std over seeds (n = seeds); "
-             "`ref` is the published or anchor value the entry is compared with.", ""]
+             "`ref` is the published or anchor value the entry is compared with. A feature metric "
+             "(`fid[classifier]`, …) names the first digits of its extractor's weights digest, ⟨…⟩: "
+             "values compare only between rows with the same weights.", ""]
     lines += ["| entry | model | dataset | metric | value | n | ref | wall time (s) | samples/s | devices |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
@@ -61,7 +63,11 @@ def render_markdown(suite: str, rows: list[Row], command: str) -> str:
             tail = (f"| {fmt(row['wall_time_s'])} | {fmt(row['throughput'])} | {row['devices']} |"
                     if first else "| | | |")
             ref = reference_text((row.get("reference") or {}).get(name))
-            lines.append(f"{head}| {name} | {cell(stats)} | {stats['n']} | {ref} {tail}")
+            weights = (row.get("extractor_weights") or {}).get(name)
+            label = name + (f" ⟨{' / '.join(weights)}⟩" if weights else "") + (
+                " (seeds on different digests: other weights, or a file digest recorded before 2026-11-29)"
+                if weights and len(weights) > 1 else "")
+            lines.append(f"{head}| {label} | {cell(stats)} | {stats['n']} | {ref} {tail}")
             first = False
     protocols = [(row["entry"], row["protocol"], row.get("restarts")) for row in rows
                  if row.get("protocol") or row.get("restarts")]

@@ -136,6 +136,21 @@ def mean_std(values: list[float]) -> dict[str, float | int]:
     return {"mean": statistics.fmean(finite), "std": std, "n": len(finite)}
 
 
+def extractor_of(result: dict[str, Any], metric: str) -> tuple[str, float | None] | None:
+    """The feature extractor's weights behind a feature ``metric`` (``fid[classifier]``, …) in one
+    run: the first 8 hex digits of their digest and the classifier's test accuracy (None for
+    extractors without one), as the metric's protocol records them; None when it does not say. A
+    feature classifier trained again (another machine, another torch) has other weights, and
+    values on other features are on another scale."""
+    name, _, rest = metric.partition("[")
+    extractor = rest.split("]")[0]
+    for section in (result.get("protocol") or {}).values():
+        if (isinstance(section, dict) and section.get("extractor") == extractor and "weights_sha256" in section
+                and name in section.get("metrics", [name])):
+            return section["weights_sha256"][:8], section.get("classifier_test_accuracy")
+    return None
+
+
 def aggregate(entries: list[Entry], results: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Leaderboard rows in suite order from each entry's per-seed results."""
     rows = []
@@ -158,6 +173,9 @@ def aggregate(entries: list[Entry], results: dict[str, list[dict[str, Any]]]) ->
             # each metric's protocol from the first run that has it (runs may predate a metric)
             "protocol": {k: v for run in reversed(runs) for k, v in run.get("protocol", {}).items()},
             "curves": [{"seed": r["seed"], "points": r["curve"]["points"]} for r in runs if r.get("curve")],
+            # feature metric -> the extractor weights (digest prefixes) its seeds were scored with
+            "extractor_weights": {n: sorted({found[0] for run in runs if (found := extractor_of(run, n))})
+                                  for n in names if "[" in n},
             **({"restarts": entry.restarts} if entry.restarts else {}),
         })
     return rows
