@@ -65,6 +65,12 @@ def pending(entries: list[Entry], root: Path, suite_dir: Path, processes: int = 
     return plan, todo
 
 
+def partial_stamp(partial: Path) -> str | None:
+    """The training hash an epoch-end checkpoint folder was stamped with, or None."""
+    stamp = partial / PARTIAL_STAMP
+    return stamp.read_text().strip() if stamp.is_file() else None
+
+
 def resume_checkpoint(partial: Path, stamps: tuple[str, ...], resume: bool) -> tuple[Path | None, int | None]:
     """The epoch-end checkpoint an interrupted fit of this training configuration left in
     ``partial`` and the epoch training resumes at, or ``(None, None)``.
@@ -74,8 +80,7 @@ def resume_checkpoint(partial: Path, stamps: tuple[str, ...], resume: bool) -> t
     checkpoint of another training configuration is not deleted but moved to ``partial-stale``
     (replacing an older one there), with a message: nothing a user trained is lost without a
     word. With ``resume`` off, or when the checkpoint is unreadable, it is deleted."""
-    checkpoint, stamp = partial / f"{PARTIAL_CHECKPOINT}.ckpt", partial / PARTIAL_STAMP
-    stamped = stamp.read_text().strip() if stamp.is_file() else None
+    checkpoint, stamped = partial / f"{PARTIAL_CHECKPOINT}.ckpt", partial_stamp(partial)
     if resume and checkpoint.is_file() and stamped in stamps:
         try:  # a kill while it was being written leaves a truncated file (its zip directory is missing)
             # mmap: only the pickled metadata is read here; Lightning reads the tensors when it resumes

@@ -22,10 +22,10 @@ from typing import Any
 
 import torch
 
-from lit_gen.bench.callbacks import PARTIAL_CHECKPOINT, PARTIAL_DIR, PARTIAL_STAMP
+from lit_gen.bench.callbacks import PARTIAL_CHECKPOINT, PARTIAL_DIR
 from lit_gen.bench.claims import STALE_AFTER_S, live_holder
 from lit_gen.bench.console import fmt_seconds
-from lit_gen.bench.resume import existing_result, plan_runs
+from lit_gen.bench.resume import partial_stamp, plan_runs
 from lit_gen.bench.results import (CorruptResultError, claim_path, gained_metrics, measured_as_entry, read_result,
                                    run_path, work_path)
 from lit_gen.bench.suite import Entry
@@ -38,8 +38,7 @@ def checkpoint_progress(work_dir: Path, stamps: tuple[str, ...]) -> str | None:
     from (stamped with one of ``stamps``, as :func:`~lit_gen.bench.resume.resume_checkpoint`
     wants) got: its restart, epochs, optimiser steps and training seconds (the bench's throughput
     counter); None without one. Only the checkpoint's metadata is read (``mmap``)."""
-    found = [p for p in work_dir.glob(f"**/{PARTIAL_DIR}/{PARTIAL_CHECKPOINT}.ckpt")
-             if (p.parent / PARTIAL_STAMP).is_file() and (p.parent / PARTIAL_STAMP).read_text().strip() in stamps]
+    found = [p for p in work_dir.glob(f"**/{PARTIAL_DIR}/{PARTIAL_CHECKPOINT}.ckpt") if partial_stamp(p.parent) in stamps]
     if not found:
         return None
     newest = max(found, key=lambda p: p.stat().st_mtime)
@@ -64,21 +63,20 @@ def run_status(entry: Entry, seed: int, root: Path, suite_dir: Path, work: Path 
     row = {"entry": entry.name, "seed": seed}
     path = run_path(suite_dir, entry.name, seed)
     config_hash = entry.config_hash(root, seed, processes)
-    result = existing_result(path, config_hash, quiet=True)
-    if result is not None:  # written before its claim is released: done even while claimed
-        return {**row, "state": "done", "detail": f"finished {result.get('finished_at', '?')}"}
-    stamps = (entry.training_hash(root, seed, processes), config_hash)
-    progress = checkpoint_progress(work_path(suite_dir, entry.name, seed, work), stamps)
-    holder = live_holder(claim_path(suite_dir, entry.name, seed), STALE_AFTER_S)
-    if holder is not None:
-        where = f"{holder.get('host', '?')} pid {holder.get('pid', '?')} since {holder.get('claimed_at', '?')}"
-        return {**row, "state": "running", "detail": where + (f"; last epoch end: {progress}" if progress else "")}
     old = None
     if path.exists():
         try:
             old = read_result(path)
         except CorruptResultError:
             pass
+    if old is not None and old["config_hash"] == config_hash:  # written before its claim is released
+        return {**row, "state": "done", "detail": f"finished {old.get('finished_at', '?')}"}
+    stamps = (entry.training_hash(root, seed, processes), config_hash)
+    progress = checkpoint_progress(work_path(suite_dir, entry.name, seed, work), stamps)
+    holder = live_holder(claim_path(suite_dir, entry.name, seed), STALE_AFTER_S)
+    if holder is not None:
+        where = f"{holder.get('host', '?')} pid {holder.get('pid', '?')} since {holder.get('claimed_at', '?')}"
+        return {**row, "state": "running", "detail": where + (f"; last epoch end: {progress}" if progress else "")}
     if old is not None and measured_as_entry(entry, old, root):
         gained = gained_metrics(entry, old)
         if gained:

@@ -79,8 +79,8 @@ def load_verdicts(path: Path, entry_names: set[str] | None) -> list[dict[str, An
         seeds = item.setdefault("seeds", [0, 1, 2])
         if not (isinstance(seeds, list) and seeds and all(_is_int(s) for s in seeds) and len(set(seeds)) == len(seeds)):
             raise SuiteError(f"{where}: seeds must be a non-empty list of distinct integers, got {seeds!r}")
-        named = _check_test(kinds[0], item[kinds[0]], where)
-        missing = [n for n in named if entry_names is not None and n not in entry_names]
+        _check_test(kinds[0], item[kinds[0]], where)
+        missing = [n for n in named_entries(item) if entry_names is not None and n not in entry_names]
         if missing:
             raise SuiteError(f"{where} names entries the suite does not have: {missing}")
         if kinds[0] == "paired":
@@ -104,28 +104,24 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _check_test(kind: str, test: Any, where: str) -> list[str]:
-    """The entries a question's test names, once its form is checked."""
+def _check_test(kind: str, test: Any, where: str) -> None:
+    """A clear error unless a question's test has its kind's form."""
     forms = {"paired": "{a: ENTRY, b: ENTRY, metric: NAME}",
              "threshold": "{entries: [ENTRY, ...], metric: NAME, at_least|at_most: NUMBER}",
              "rises": "{entry: ENTRY, metrics: [NAME, NAME, ...]}"}
     if kind == "paired":
         ok = isinstance(test, dict) and set(test) == {"a", "b", "metric"} and all(isinstance(v, str) for v in test.values())
-        named = [test["a"], test["b"]] if ok else []
     elif kind == "threshold":
         bounds = {"at_least", "at_most"} & set(test) if isinstance(test, dict) else set()
         ok = (isinstance(test, dict) and len(bounds) == 1 and set(test) == {"entries", "metric", *bounds}
               and isinstance(test["metric"], str) and _is_number(test[next(iter(bounds))])
               and isinstance(test["entries"], list) and test["entries"] and all(isinstance(e, str) for e in test["entries"]))
-        named = test["entries"] if ok else []
     else:
         ok = (isinstance(test, dict) and set(test) == {"entry", "metrics"} and isinstance(test["entry"], str)
               and isinstance(test["metrics"], list) and len(test["metrics"]) >= 2
               and all(isinstance(m, str) for m in test["metrics"]))
-        named = [test["entry"]] if ok else []
     if not ok:
         raise SuiteError(f"{where}: {kind} must be {forms[kind]}, got {test!r}")
-    return named
 
 
 def _check_rule(rule: Any, where: str) -> None:
